@@ -1,0 +1,441 @@
+//! The user/kernel ABI of Septa: system-call numbers, the IPC message layout, rights and errors.
+//!
+//! This crate is the single source of truth for everything that crosses the system-call boundary.
+//! The kernel, the monitor, the entity runtime and the generated interface stubs all depend on it;
+//! it depends on nothing.
+//!
+//! # System calls (x86_64)
+//!
+//! `syscall` with the number in `rax` and arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`.
+//! The kernel returns a [`SyscallResult`] word in `rax` (non-negative value or negated
+//! [`Error`]) and, for calls that return two values, the second in `rdx`.
+//!
+//! # Messages
+//!
+//! A message in user memory is a [`MessageHeader`] followed by `fixed_size` bytes of fixed part
+//! and `arena_size` bytes of arena. Variable-size fields (strings, byte strings) live in the
+//! arena; the fixed part holds an (offset, length) pair for each. The kernel copies at most
+//! [`MESSAGE_MAX_SIZE`] bytes, directly from the sender's address space to the receiver's.
+#![no_std]
+#![forbid(unsafe_code)]
+
+/// System-call numbers.
+pub mod syscall {
+    /// Write bytes to the console: `(pointer, length)`.
+    pub const CONSOLE_WRITE: usize = 0;
+    /// End the calling entity (every thread) with an exit code: `(code)`.
+    pub const ENTITY_EXIT: usize = 1;
+    /// Create a thread in the calling entity: `(entry, stack_top, argument, priority)` -> thread id.
+    pub const THREAD_CREATE: usize = 2;
+    /// End the calling thread; the entity ends with its last thread.
+    pub const THREAD_EXIT: usize = 3;
+    /// Give up the rest of the time slice.
+    pub const YIELD: usize = 4;
+    /// Send a request and wait for its reply:
+    /// `(endpoint handle, request pointer, reply buffer pointer, reply buffer size, timeout ns)`.
+    pub const CALL: usize = 5;
+    /// Wait for a request on an endpoint:
+    /// `(endpoint handle, buffer pointer, buffer size, timeout ns)` -> sender entity id.
+    pub const RECEIVE: usize = 6;
+    /// Reply to the request this thread last received: `(reply pointer)`.
+    pub const REPLY: usize = 7;
+    /// Reply, then wait for the next request, in one call:
+    /// `(reply pointer, endpoint handle, buffer pointer, buffer size, timeout ns)` -> sender.
+    pub const REPLY_RECEIVE: usize = 8;
+    /// Set bits on a notification: `(notification handle, bits)`.
+    pub const NOTIFY: usize = 9;
+    /// Wait until a notification has bits set, take and clear them:
+    /// `(notification handle, timeout ns)` -> bits.
+    pub const WAIT: usize = 10;
+    /// Map a shared-memory region held by capability: `(handle, address)` -> size in bytes.
+    pub const SHARED_MEMORY_MAP: usize = 11;
+    /// Sleep for a number of nanoseconds: `(nanoseconds)`.
+    pub const SLEEP: usize = 12;
+    /// Nanoseconds since boot.
+    pub const CLOCK: usize = 13;
+    /// Map zeroed anonymous memory: `(address, length, protection)` -> address.
+    pub const MEMORY_MAP: usize = 14;
+    /// Return the calling entity's identity: -> entity id.
+    pub const ENTITY_ID: usize = 15;
+    /// Read guest instruction-counter-based time stamp: -> cycles (for benchmarks).
+    pub const TIMESTAMP: usize = 16;
+    /// One past the highest system-call number.
+    pub const COUNT: usize = 17;
+}
+
+/// Errors returned by system calls, as positive codes; a system call returns `-(code)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Error {
+    /// The system-call number does not exist.
+    NoSuchCall = 1,
+    /// A handle does not name a capability in the caller's table.
+    BadHandle = 2,
+    /// The capability lacks the right the operation needs.
+    NoRight = 3,
+    /// A pointer or length does not describe memory the caller owns with the needed access.
+    BadAddress = 4,
+    /// A message's header or layout is malformed (sizes, handle count, bounds).
+    Malformed = 5,
+    /// The security monitor denied the message.
+    Denied = 6,
+    /// A timeout expired before the operation could complete.
+    TimedOut = 7,
+    /// The peer ended (server died or client went away) before the operation completed.
+    PeerGone = 8,
+    /// The kernel has no memory left for the operation.
+    OutOfMemory = 9,
+    /// An argument is invalid (bad protection flags, bad priority, unaligned address).
+    InvalidArgument = 10,
+    /// The message does not fit the receiver's buffer.
+    TooLarge = 11,
+    /// There is no request to reply to.
+    NoPendingReply = 12,
+    /// The operation would block and no timeout was allowed.
+    WouldBlock = 13,
+}
+
+impl Error {
+    /// Every error, for decoding.
+    pub const ALL: [Error; 13] = [
+        Error::NoSuchCall,
+        Error::BadHandle,
+        Error::NoRight,
+        Error::BadAddress,
+        Error::Malformed,
+        Error::Denied,
+        Error::TimedOut,
+        Error::PeerGone,
+        Error::OutOfMemory,
+        Error::InvalidArgument,
+        Error::TooLarge,
+        Error::NoPendingReply,
+        Error::WouldBlock,
+    ];
+
+    /// Decodes a positive error code.
+    pub fn from_code(code: u32) -> Option<Error> {
+        Error::ALL.iter().copied().find(|error| *error as u32 == code)
+    }
+
+    /// A short description, for consoles and audit lines.
+    pub fn description(self) -> &'static str {
+        match self {
+            Error::NoSuchCall => "no such system call",
+            Error::BadHandle => "bad handle",
+            Error::NoRight => "capability lacks the right",
+            Error::BadAddress => "bad address",
+            Error::Malformed => "malformed message",
+            Error::Denied => "denied by the security monitor",
+            Error::TimedOut => "timed out",
+            Error::PeerGone => "peer gone",
+            Error::OutOfMemory => "out of memory",
+            Error::InvalidArgument => "invalid argument",
+            Error::TooLarge => "message too large for the buffer",
+            Error::NoPendingReply => "no pending reply",
+            Error::WouldBlock => "would block",
+        }
+    }
+}
+
+/// The raw word a system call returns: non-negative on success, `-(Error as isize)` on failure.
+pub type SyscallResult = isize;
+
+/// Encodes a result as the system-call return word.
+pub fn encode_result(result: Result<usize, Error>) -> SyscallResult {
+    match result {
+        Ok(value) => value as isize,
+        Err(error) => -(error as isize),
+    }
+}
+
+/// Decodes the system-call return word.
+pub fn decode_result(word: SyscallResult) -> Result<usize, Error> {
+    if word >= 0 {
+        Ok(word as usize)
+    } else {
+        Err(Error::from_code((-word) as u32).unwrap_or(Error::InvalidArgument))
+    }
+}
+
+/// Timeout value meaning "wait forever".
+pub const TIMEOUT_NEVER: u64 = u64::MAX;
+/// Timeout value meaning "do not wait at all".
+pub const TIMEOUT_NONE: u64 = 0;
+
+/// The fixed header at the start of every message.
+///
+/// `sender` is written by the kernel on delivery; whatever the sender put there is overwritten,
+/// so no entity can forge another's identity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MessageHeader {
+    /// Interface identifier, from the interface definition file.
+    pub interface: u32,
+    /// Method identifier within the interface.
+    pub method: u32,
+    /// Bytes of fixed part following the header.
+    pub fixed_size: u32,
+    /// Bytes of arena following the fixed part.
+    pub arena_size: u32,
+    /// Capabilities carried by the message (must be 0 in this version).
+    pub handle_count: u32,
+    /// In a reply: 0 for success, otherwise an application status code.
+    pub status: u32,
+    /// Sender entity identifier, stamped by the kernel.
+    pub sender: u32,
+    /// Reserved, must be zero.
+    pub reserved: u32,
+}
+
+/// Size of [`MessageHeader`] in bytes.
+pub const MESSAGE_HEADER_SIZE: usize = 32;
+/// Largest fixed part, in bytes.
+pub const MESSAGE_FIXED_MAX: usize = 1024;
+/// Largest arena, in bytes.
+pub const MESSAGE_ARENA_MAX: usize = 15 * 1024;
+/// Largest whole message (header, fixed part and arena), in bytes.
+pub const MESSAGE_MAX_SIZE: usize = MESSAGE_HEADER_SIZE + MESSAGE_FIXED_MAX + MESSAGE_ARENA_MAX;
+/// Largest number of handles a message may carry.
+pub const MESSAGE_HANDLES_MAX: u32 = 0;
+
+const _: () = assert!(core::mem::size_of::<MessageHeader>() == MESSAGE_HEADER_SIZE);
+
+impl MessageHeader {
+    /// Reads a header from the first [`MESSAGE_HEADER_SIZE`] bytes, little-endian.
+    pub fn from_bytes(bytes: &[u8; MESSAGE_HEADER_SIZE]) -> MessageHeader {
+        let word = |index: usize| {
+            u32::from_le_bytes([
+                bytes[index * 4],
+                bytes[index * 4 + 1],
+                bytes[index * 4 + 2],
+                bytes[index * 4 + 3],
+            ])
+        };
+        MessageHeader {
+            interface: word(0),
+            method: word(1),
+            fixed_size: word(2),
+            arena_size: word(3),
+            handle_count: word(4),
+            status: word(5),
+            sender: word(6),
+            reserved: word(7),
+        }
+    }
+
+    /// Writes the header as [`MESSAGE_HEADER_SIZE`] little-endian bytes.
+    pub fn to_bytes(&self) -> [u8; MESSAGE_HEADER_SIZE] {
+        let mut bytes = [0u8; MESSAGE_HEADER_SIZE];
+        let words = [
+            self.interface,
+            self.method,
+            self.fixed_size,
+            self.arena_size,
+            self.handle_count,
+            self.status,
+            self.sender,
+            self.reserved,
+        ];
+        for (index, word) in words.iter().enumerate() {
+            bytes[index * 4..index * 4 + 4].copy_from_slice(&word.to_le_bytes());
+        }
+        bytes
+    }
+
+    /// Total size of the message this header describes, if its sizes are within bounds.
+    pub fn total_size(&self) -> Option<usize> {
+        let fixed = self.fixed_size as usize;
+        let arena = self.arena_size as usize;
+        if fixed > MESSAGE_FIXED_MAX || arena > MESSAGE_ARENA_MAX {
+            return None;
+        }
+        Some(MESSAGE_HEADER_SIZE + fixed + arena)
+    }
+}
+
+/// Capability rights, as a bit set.
+pub mod rights {
+    /// May send requests to an endpoint.
+    pub const SEND: u32 = 1 << 0;
+    /// May receive requests from an endpoint.
+    pub const RECEIVE: u32 = 1 << 1;
+    /// May set bits on a notification.
+    pub const SIGNAL: u32 = 1 << 2;
+    /// May wait on a notification.
+    pub const WAIT: u32 = 1 << 3;
+    /// May map a shared-memory region for reading.
+    pub const MAP_READ: u32 = 1 << 4;
+    /// May map a shared-memory region for writing.
+    pub const MAP_WRITE: u32 = 1 << 5;
+    /// Every right defined.
+    pub const ALL: u32 = SEND | RECEIVE | SIGNAL | WAIT | MAP_READ | MAP_WRITE;
+}
+
+/// Memory protection flags for [`syscall::MEMORY_MAP`]. Writable and executable together is
+/// refused (W^X).
+pub mod protection {
+    /// Readable.
+    pub const READ: usize = 1;
+    /// Writable.
+    pub const WRITE: usize = 2;
+    /// Executable.
+    pub const EXECUTE: usize = 4;
+}
+
+/// Entity start-up block, placed by the kernel at [`STARTUP_ADDRESS`] in every entity.
+///
+/// Layout (little-endian): `magic: u32`, `entity_id: u32`, `argument_count: u32`,
+/// `handle_count: u32`, then `argument_count` NUL-terminated strings, then `handle_count`
+/// records of `handle: u32, name_length: u32, name bytes` (names not NUL-terminated).
+pub mod startup {
+    /// Virtual address of the start-up block (read-only page in every entity).
+    pub const STARTUP_ADDRESS: usize = 0x0000_0000_0010_0000;
+    /// Largest start-up block.
+    pub const STARTUP_MAX_SIZE: usize = 4096;
+    /// Magic number at the start of the block ("SEPT").
+    pub const STARTUP_MAGIC: u32 = 0x5445_5053;
+    /// Top of the initial stack of an entity's first thread.
+    pub const STACK_TOP: usize = 0x0000_7fff_ffff_0000;
+    /// Bytes of initial stack.
+    pub const STACK_SIZE: usize = 64 * 1024;
+    /// Start of the region where [`super::syscall::MEMORY_MAP`] with address 0 places memory.
+    pub const MAP_BASE: usize = 0x0000_1000_0000_0000;
+    /// Lowest address user mappings may use (the first 1 MiB stays unmapped to catch null use).
+    pub const USER_LOWEST: usize = 0x0000_0000_0010_0000;
+    /// One past the highest user address.
+    pub const USER_END: usize = 0x0000_8000_0000_0000;
+}
+
+/// Application status codes carried in a reply header's `status`, shared by every interface.
+pub mod status {
+    /// Success.
+    pub const OK: u32 = 0;
+    /// The server does not implement this method.
+    pub const UNKNOWN_METHOD: u32 = 1;
+    /// The request could not be decoded.
+    pub const BAD_REQUEST: u32 = 2;
+    /// Application statuses start here.
+    pub const APPLICATION: u32 = 16;
+}
+
+/// How typed fields are laid out in a message's fixed part; shared by the interface code
+/// generator (which encodes) and the security monitor (which decodes and checks).
+///
+/// Fields are placed in declaration order, each at the next offset aligned to its alignment.
+/// Integers take their natural size and alignment. `Bytes` and `String` take 8 bytes aligned to
+/// 4: a little-endian `u32` offset into the arena and a `u32` length. The fixed part's size is
+/// the end of the last field rounded up to a multiple of 8.
+pub mod layout {
+    /// The type of one message field.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum FieldKind {
+        /// Unsigned 32-bit integer.
+        U32,
+        /// Signed 32-bit integer.
+        I32,
+        /// Unsigned 64-bit integer.
+        U64,
+        /// Signed 64-bit integer.
+        I64,
+        /// Byte string in the arena.
+        Bytes,
+        /// UTF-8 string in the arena (no NUL bytes).
+        String,
+    }
+
+    impl FieldKind {
+        /// Size in the fixed part.
+        pub const fn size(self) -> usize {
+            match self {
+                FieldKind::U32 | FieldKind::I32 => 4,
+                FieldKind::U64 | FieldKind::I64 | FieldKind::Bytes | FieldKind::String => 8,
+            }
+        }
+
+        /// Alignment in the fixed part.
+        pub const fn alignment(self) -> usize {
+            match self {
+                FieldKind::U32 | FieldKind::I32 | FieldKind::Bytes | FieldKind::String => 4,
+                FieldKind::U64 | FieldKind::I64 => 8,
+            }
+        }
+
+        /// Whether the field is a variable-size arena slice.
+        pub const fn is_slice(self) -> bool {
+            matches!(self, FieldKind::Bytes | FieldKind::String)
+        }
+    }
+
+    /// Offset of field `index` among `kinds`, or `None` when `index` is out of range.
+    pub fn field_offset(kinds: &[FieldKind], index: usize) -> Option<usize> {
+        let mut offset: usize = 0;
+        for (position, kind) in kinds.iter().enumerate() {
+            offset = offset.next_multiple_of(kind.alignment());
+            if position == index {
+                return Some(offset);
+            }
+            offset += kind.size();
+        }
+        None
+    }
+
+    /// Size of the fixed part holding `kinds`.
+    pub fn fixed_size(kinds: &[FieldKind]) -> usize {
+        let mut offset: usize = 0;
+        for kind in kinds {
+            offset = offset.next_multiple_of(kind.alignment()) + kind.size();
+        }
+        offset.next_multiple_of(8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips() {
+        let header = MessageHeader {
+            interface: 7,
+            method: 2,
+            fixed_size: 16,
+            arena_size: 5,
+            handle_count: 0,
+            status: 0,
+            sender: 3,
+            reserved: 0,
+        };
+        assert_eq!(MessageHeader::from_bytes(&header.to_bytes()), header);
+        assert_eq!(header.total_size(), Some(MESSAGE_HEADER_SIZE + 21));
+    }
+
+    #[test]
+    fn oversized_header_has_no_size() {
+        let header = MessageHeader { fixed_size: MESSAGE_FIXED_MAX as u32 + 1, ..Default::default() };
+        assert_eq!(header.total_size(), None);
+        let header = MessageHeader { arena_size: u32::MAX, ..Default::default() };
+        assert_eq!(header.total_size(), None);
+    }
+
+    #[test]
+    fn layout_aligns_fields() {
+        use layout::{FieldKind::*, field_offset, fixed_size};
+        let kinds = [U32, U64, String, I32];
+        assert_eq!(field_offset(&kinds, 0), Some(0));
+        assert_eq!(field_offset(&kinds, 1), Some(8));
+        assert_eq!(field_offset(&kinds, 2), Some(16));
+        assert_eq!(field_offset(&kinds, 3), Some(24));
+        assert_eq!(field_offset(&kinds, 4), None);
+        assert_eq!(fixed_size(&kinds), 32);
+        assert_eq!(fixed_size(&[]), 0);
+    }
+
+    #[test]
+    fn results_round_trip() {
+        for error in Error::ALL {
+            assert_eq!(decode_result(encode_result(Err(error))), Err(error));
+        }
+        assert_eq!(decode_result(encode_result(Ok(42))), Ok(42));
+    }
+}

@@ -1,0 +1,101 @@
+//! The boot image format: what the image tool writes and the kernel reads at boot.
+//!
+//! A boot image is handed to the kernel as the boot module (QEMU `-initrd`). It is
+//! [`MAGIC`] followed by a postcard encoding of [`BootImage`]. Entity ELF files are borrowed
+//! from the image bytes, not copied. The kernel decodes the image once at boot; the policy it
+//! carries is read-only from then on.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Bytes at the start of every boot image, including the format version.
+pub const MAGIC: &[u8; 8] = b"SEPTA01\n";
+
+/// A whole system, as the kernel boots it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BootImage<'a> {
+    /// The system's name (the description file's stem).
+    pub name: String,
+    /// The entities, in description order; an entity's identity is its index here.
+    #[serde(borrow)]
+    pub entities: Vec<EntityImage<'a>>,
+    /// Number of endpoints to create; capabilities name them by index.
+    pub endpoint_count: u32,
+    /// Number of notifications to create.
+    pub notification_count: u32,
+    /// Shared-memory regions to create, as sizes in bytes (multiples of 4096).
+    pub shared_memory_sizes: Vec<u64>,
+    /// The compiled policy the security monitor enforces.
+    pub policy: septa_monitor::Policy,
+    /// The entity whose exit ends the system; its exit code becomes the machine's exit status.
+    pub exit_with: Option<u32>,
+    /// Whether the monitor records denials without enforcing them (audit mode).
+    pub audit_only: bool,
+}
+
+/// One entity.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EntityImage<'a> {
+    /// Name from the description.
+    pub name: String,
+    /// The ELF executable (static, non-PIE, x86_64 or the image's architecture).
+    #[serde(borrow)]
+    pub elf: &'a [u8],
+    /// Arguments, the first being the program name.
+    pub arguments: Vec<String>,
+    /// Scheduling priority, 0 (lowest) to 31 (highest).
+    pub priority: u8,
+    /// Largest amount of memory, in bytes, the entity may use (image, stack and mappings).
+    pub memory_limit: u64,
+    /// Capabilities installed at start, in handle order (handle = index + 1).
+    pub capabilities: Vec<CapabilityImage>,
+}
+
+/// A capability installed in an entity's table at start.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CapabilityImage {
+    /// Name the entity's runtime finds the handle by (for example `"echo"`).
+    pub name: String,
+    /// The object the capability refers to.
+    pub object: ObjectImage,
+    /// Rights, from [`septa_abi::rights`].
+    pub rights: u32,
+}
+
+/// A kernel object, by index.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ObjectImage {
+    /// Endpoint with this index.
+    Endpoint(u32),
+    /// Notification with this index.
+    Notification(u32),
+    /// Shared-memory region with this index.
+    SharedMemory(u32),
+}
+
+/// Why a boot image could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The image does not start with [`MAGIC`].
+    BadMagic,
+    /// The body is not a valid encoding.
+    BadBody,
+}
+
+/// Encodes an image.
+pub fn encode(image: &BootImage<'_>) -> Vec<u8> {
+    let mut bytes = Vec::from(&MAGIC[..]);
+    bytes.extend(postcard::to_allocvec(image).unwrap_or_default());
+    bytes
+}
+
+/// Decodes an image, borrowing the ELF files from `bytes`.
+pub fn decode(bytes: &[u8]) -> Result<BootImage<'_>, DecodeError> {
+    let body = bytes.strip_prefix(&MAGIC[..]).ok_or(DecodeError::BadMagic)?;
+    postcard::from_bytes(body).map_err(|_| DecodeError::BadBody)
+}
