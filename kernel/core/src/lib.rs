@@ -1,3 +1,13 @@
-//! The kernel's pure logic: capability tables, scheduling queues and frame accounting, host-tested.
+//! The kernel's pure logic: capability tables, scheduling queues and frame accounting.
+//!
+//! Everything here is ordinary safe Rust with no hardware access, so it runs under `cargo test`
+//! on the host (the pattern of Hubris's `kerncore`). The kernel binary wraps these types with
+//! the architecture-bound parts.
 #![no_std]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod capability;
+pub mod frames;
+pub mod scheduler;

@@ -9,13 +9,23 @@
 //! The [`Policy`] is compiled by the image tool from the system description and is read-only
 //! once the kernel has booted. This crate has no unsafe code, allocates only when a policy is
 //! built or decoded, and never panics on message bytes (it is fuzzed).
+//!
+//! Checking is two private stages: `structure` validates the header and body against the
+//! method's descriptor (every read bounds-checked, field placement from [`septa_abi::layout`]),
+//! and only then `rules` looks for a grant. Failing closed is the rule throughout: a condition
+//! that does not fit its field, or a field the method lacks, never holds. The crate's README
+//! lists what the monitor does not support.
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+mod rules;
+mod structure;
+
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 use septa_abi::MessageHeader;
 use septa_abi::layout::FieldKind;
 use serde::{Deserialize, Serialize};
@@ -145,7 +155,8 @@ pub enum Verdict {
 /// Why a message was denied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DenyReason {
-    /// The header's sizes or handle count are out of bounds, or `fixed`/`arena` do not match.
+    /// The header's sizes or handle count are out of bounds, `fixed`/`arena` do not match its
+    /// sizes, or its reserved word is not zero.
     BadSizes,
     /// The interface identifier is not known.
     UnknownInterface,
@@ -215,7 +226,10 @@ mod field_kind_serde {
     ];
 
     pub fn serialize<S: Serializer>(kind: &FieldKind, serializer: S) -> Result<S::Ok, S::Error> {
-        let index = KINDS.iter().position(|candidate| candidate == kind).unwrap_or(0) as u8;
+        let index = KINDS
+            .iter()
+            .position(|candidate| candidate == kind)
+            .unwrap_or(0) as u8;
         index.serialize(serializer)
     }
 
@@ -239,7 +253,10 @@ impl Policy {
     /// (conditions are not re-evaluated: the kernel only lets a server reply to a call it
     /// delivered).
     pub fn check(&self, message: &Message<'_>) -> Decision {
-        let verdict = Verdict::Deny(DenyReason::NoRule);
+        let verdict = match self.decide(message) {
+            Ok(()) => Verdict::Grant,
+            Err(reason) => Verdict::Deny(reason),
+        };
         Decision {
             verdict,
             audit: AuditRecord {
@@ -250,6 +267,56 @@ impl Policy {
                 method: message.header.method,
                 verdict,
             },
+        }
+    }
+
+    /// Structure first, then rules: a rule is only ever evaluated on a message whose fields
+    /// are known to lie where its descriptor says.
+    fn decide(&self, message: &Message<'_>) -> Result<(), DenyReason> {
+        let body = structure::validate(self, message)?;
+        match message.direction {
+            Direction::Request => rules::grant_request(self, message, &body),
+            Direction::Reply => rules::grant_reply(self, message),
+        }
+    }
+
+    /// The interface with identifier `id`; the first one if the policy lists it twice.
+    pub fn interface(&self, id: u32) -> Option<&InterfaceDescriptor> {
+        self.interfaces.iter().find(|interface| interface.id == id)
+    }
+
+    /// Method `method` of interface `interface`.
+    pub fn method(&self, interface: u32, method: u32) -> Option<&MethodDescriptor> {
+        self.interface(interface)?
+            .methods
+            .iter()
+            .find(|candidate| candidate.id == method)
+    }
+}
+
+/// A short reason for the kernel's audit line.
+impl fmt::Display for DenyReason {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DenyReason::BadSizes => {
+                formatter.write_str("header sizes, handle count or reserved word invalid")
+            }
+            DenyReason::UnknownInterface => formatter.write_str("unknown interface"),
+            DenyReason::UnknownMethod => formatter.write_str("unknown method"),
+            DenyReason::BadFixedSize => {
+                formatter.write_str("fixed part size does not match the method")
+            }
+            DenyReason::SliceOutOfBounds { field } => {
+                write!(formatter, "slice field {field} outside the arena")
+            }
+            DenyReason::BadString { field } => {
+                write!(formatter, "string field {field} not UTF-8 or contains NUL")
+            }
+            DenyReason::NoRule => formatter.write_str("no rule grants this call"),
+            DenyReason::ConditionFailed { field } => {
+                write!(formatter, "condition on field {field} failed")
+            }
+            DenyReason::BadReply => formatter.write_str("error reply with a non-empty body"),
         }
     }
 }

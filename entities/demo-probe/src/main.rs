@@ -1,0 +1,77 @@
+//! Tries to reach memory the entity does not own. Its argument names the attempt; it makes it
+//! when the first SystemTest request arrives, so the caller sees the outcome: the entity is
+//! stopped by the kernel (the call fails with "server gone") or, if isolation were broken, it
+//! replies.
+//!
+//! Attempts: `read-kernel` (the kernel image), `read-physical` (the kernel's direct map of
+//! RAM), `read-other` (an address another entity has mapped), `write-code` (its own code),
+//! `execute-data` (its own stack), `now` (at start, without waiting: the demo's faulty entity).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use septa_interfaces::system_test;
+use septa_runtime::{println, startup};
+
+septa_runtime::entry!(main);
+
+/// Where the test driver maps memory holding a secret; never mapped here.
+pub const OTHER_ENTITY_ADDRESS: usize = 0x0000_2000_0000_0000;
+
+fn attempt(kind: &str) -> u64 {
+    let name = startup::name();
+    println!("[{name}] attempting {kind}");
+    // SAFETY: none of these accesses is sound: each is meant to fault, and the kernel stops
+    // this entity. Reaching the line after one means isolation failed.
+    unsafe {
+        match kind {
+            "read-kernel" => core::ptr::read_volatile(0xffff_ffff_8020_0000usize as *const u64),
+            "read-physical" => core::ptr::read_volatile(0xffff_8000_0010_0000usize as *const u64),
+            "read-other" => core::ptr::read_volatile(OTHER_ENTITY_ADDRESS as *const u64),
+            "write-code" => {
+                let code = attempt as *const () as *mut u64;
+                core::ptr::write_volatile(code, 0xcc);
+                1
+            }
+            "execute-data" => {
+                let stack_code: [u8; 2] = [0xc3, 0xc3]; // ret
+                let function: extern "C" fn() = core::mem::transmute(stack_code.as_ptr());
+                function();
+                1
+            }
+            _ => {
+                println!("[{name}] unknown attempt '{kind}'");
+                0
+            }
+        }
+    }
+}
+
+struct Probe {
+    kind: &'static str,
+}
+
+impl system_test::SystemTestServer for Probe {
+    fn null(&mut self, _sender: u32) -> Result<(), u32> {
+        let value = attempt(self.kind);
+        println!("[{}] {} succeeded (read {value:#x}): isolation is broken", startup::name(), self.kind);
+        Ok(())
+    }
+
+    fn sized(&mut self, _sender: u32, data: &[u8]) -> Result<Vec<u8>, u32> {
+        Ok(data.to_vec())
+    }
+}
+
+fn main() -> i32 {
+    let kind = startup::arguments().get(1).copied().unwrap_or("read-kernel");
+    if kind == "now" {
+        attempt("read-kernel");
+        println!("[{}] still running after touching kernel memory: isolation is broken", startup::name());
+        return 1;
+    }
+    let mut probe = Probe { kind };
+    septa_runtime::ipc::serve("endpoint", |request, reply| system_test::dispatch(&mut probe, request, reply))
+}

@@ -1,0 +1,204 @@
+//! Four-level x86_64 page tables: per-entity roots sharing the kernel's upper half.
+//!
+//! The upper half (PML4 entries 256..512) is the kernel's: the direct map of the first 4 GiB
+//! of physical memory at [`DIRECT_MAP_BASE`] and the kernel image at `0xffffffff80000000`.
+//! Every entity's root copies those entries, so the kernel is mapped everywhere but only
+//! with supervisor pages: user mode cannot reach it. The lower half is the entity's own, built
+//! from 4 KiB pages whose leaf entries carry the user, write and no-execute bits.
+
+use core::arch::asm;
+
+/// Where physical memory is mapped in every address space.
+pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
+const KERNEL_VIRTUAL_OFFSET: u64 = 0xffff_ffff_8000_0000;
+
+const PRESENT: u64 = 1 << 0;
+const WRITABLE: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
+const LARGE: u64 = 1 << 7;
+const NO_EXECUTE: u64 = 1 << 63;
+const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+const USER_ENTRIES: usize = 256;
+
+static mut KERNEL_ROOT: u64 = 0;
+
+unsafe extern "C" {
+    static pvh_start: u8;
+    static kernel_end: u8;
+}
+
+/// The virtual address of physical address `physical` in the direct map.
+pub fn physical_to_virtual(physical: u64) -> u64 {
+    physical + DIRECT_MAP_BASE
+}
+
+/// Physical start and end of the kernel image (including boot tables and bss).
+pub fn kernel_physical_extent() -> (u64, u64) {
+    (
+        &raw const pvh_start as u64,
+        &raw const kernel_end as u64 - KERNEL_VIRTUAL_OFFSET,
+    )
+}
+
+/// How a user page is mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// Writable by the entity.
+    pub writable: bool,
+    /// Executable by the entity.
+    pub executable: bool,
+}
+
+/// Why a mapping failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The page is already mapped.
+    AlreadyMapped,
+    /// No frame was left for a page table.
+    OutOfMemory,
+    /// The address is not a canonical lower-half user address.
+    NotUserAddress,
+}
+
+/// Records the boot page tables as the kernel's root.
+pub fn initialise() {
+    let root: u64;
+    // SAFETY: reading CR3 has no side effects.
+    unsafe { asm!("mov {}, cr3", out(reg) root, options(nomem, nostack, preserves_flags)) };
+    // SAFETY: written once during single-threaded initialisation.
+    unsafe { KERNEL_ROOT = root & ADDRESS_MASK };
+}
+
+fn table(physical: u64) -> *mut [u64; 512] {
+    physical_to_virtual(physical) as *mut [u64; 512]
+}
+
+/// Creates a root for a new entity: empty lower half, the kernel's upper half.
+pub fn create_root(allocate: &mut dyn FnMut() -> Option<u64>) -> Option<u64> {
+    let root = allocate()?;
+    // SAFETY: `allocate` returns a fresh, zeroed frame in the direct map; the kernel root is a
+    // valid table that is never freed.
+    unsafe {
+        let kernel = &*table(KERNEL_ROOT);
+        let new = &mut *table(root);
+        new[..USER_ENTRIES].fill(0);
+        new[USER_ENTRIES..].copy_from_slice(&kernel[USER_ENTRIES..]);
+    }
+    Some(root)
+}
+
+fn indices(virtual_address: u64) -> [usize; 4] {
+    [
+        ((virtual_address >> 39) & 511) as usize,
+        ((virtual_address >> 30) & 511) as usize,
+        ((virtual_address >> 21) & 511) as usize,
+        ((virtual_address >> 12) & 511) as usize,
+    ]
+}
+
+fn is_user_address(virtual_address: u64) -> bool {
+    virtual_address < (USER_ENTRIES as u64) << 39
+}
+
+/// Maps the 4 KiB page at `virtual_address` to `physical` for user mode.
+pub fn map(
+    root: u64,
+    virtual_address: u64,
+    physical: u64,
+    access: Access,
+    allocate: &mut dyn FnMut() -> Option<u64>,
+) -> Result<(), MapError> {
+    if !is_user_address(virtual_address) {
+        return Err(MapError::NotUserAddress);
+    }
+    let path = indices(virtual_address);
+    let mut current = root;
+    for &index in &path[..3] {
+        // SAFETY: `current` is a page-table frame owned by this root (or the root itself).
+        let entry = unsafe { &mut (*table(current))[index] };
+        if *entry & PRESENT == 0 {
+            let frame = allocate().ok_or(MapError::OutOfMemory)?;
+            *entry = frame | PRESENT | WRITABLE | USER;
+        }
+        current = *entry & ADDRESS_MASK;
+    }
+    // SAFETY: as above, the last level table.
+    let leaf = unsafe { &mut (*table(current))[path[3]] };
+    if *leaf & PRESENT != 0 {
+        return Err(MapError::AlreadyMapped);
+    }
+    let mut flags = PRESENT | USER;
+    if access.writable {
+        flags |= WRITABLE;
+    }
+    if !access.executable {
+        flags |= NO_EXECUTE;
+    }
+    *leaf = (physical & ADDRESS_MASK) | flags;
+    Ok(())
+}
+
+/// A user page's translation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Translation {
+    /// Physical address of the byte.
+    pub physical: u64,
+    /// Writable by the entity.
+    pub writable: bool,
+}
+
+/// Translates a user address, if it is mapped for user mode.
+pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
+    if !is_user_address(virtual_address) {
+        return None;
+    }
+    let path = indices(virtual_address);
+    let mut current = root;
+    for &index in &path[..3] {
+        // SAFETY: `current` is a page-table frame reachable from the root.
+        let entry = unsafe { (*table(current))[index] };
+        if entry & PRESENT == 0 || entry & LARGE != 0 || entry & USER == 0 {
+            return None;
+        }
+        current = entry & ADDRESS_MASK;
+    }
+    // SAFETY: as above.
+    let leaf = unsafe { (*table(current))[path[3]] };
+    if leaf & PRESENT == 0 || leaf & USER == 0 {
+        return None;
+    }
+    Some(Translation {
+        physical: (leaf & ADDRESS_MASK) | (virtual_address & 0xfff),
+        writable: leaf & WRITABLE != 0,
+    })
+}
+
+/// Frees the page-table frames of a root's lower half and the root itself (not the mapped
+/// pages, which the caller owns and frees).
+pub fn destroy(root: u64, free: &mut dyn FnMut(u64)) {
+    fn walk(table_physical: u64, level: usize, entries: usize, free: &mut dyn FnMut(u64)) {
+        if level < 3 {
+            for index in 0..entries {
+                // SAFETY: the table is owned by the root being destroyed.
+                let entry = unsafe { (*table(table_physical))[index] };
+                if entry & PRESENT != 0 {
+                    walk(entry & ADDRESS_MASK, level + 1, 512, free);
+                }
+            }
+        }
+        free(table_physical);
+    }
+    walk(root, 0, USER_ENTRIES, free);
+}
+
+/// Switches to `root`.
+pub fn activate(root: u64) {
+    // SAFETY: every root shares the kernel's upper half, so the kernel keeps running.
+    unsafe { asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
+}
+
+/// The kernel's own root (used while no entity runs).
+pub fn kernel_root() -> u64 {
+    // SAFETY: read-only after initialisation.
+    unsafe { KERNEL_ROOT }
+}

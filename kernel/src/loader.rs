@@ -1,0 +1,170 @@
+//! Entity creation: address space, ELF segments (W^X), stack and start-up block.
+
+use crate::arch::{self, Context, paging::Access};
+use crate::kernel::{Entity, EntityId, Kernel, Object};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use elf::ElfBytes;
+use elf::abi::{PF_W, PF_X, PT_LOAD};
+use elf::endian::LittleEndian;
+use septa_abi::startup;
+use septa_boot_image::EntityImage;
+use septa_kernel_core::capability::CapabilityTable;
+
+#[cfg(target_arch = "x86_64")]
+const MACHINE: u16 = elf::abi::EM_X86_64;
+
+/// Creates `entity`'s address space from its ELF file and returns its first thread's context.
+pub fn load(
+    kernel: &mut Kernel,
+    identity: EntityId,
+    image: &EntityImage<'static>,
+    capabilities: CapabilityTable<Object>,
+) -> Result<Context, String> {
+    let name = image.name.as_str();
+    let root = arch::paging::create_root(&mut || kernel.frames.allocate())
+        .ok_or_else(|| format!("entity '{name}': out of memory for its page tables"))?;
+    kernel.entities.push(Entity {
+        name: image.name.clone(),
+        root,
+        capabilities,
+        owned_frames: Vec::new(),
+        memory_used: 0,
+        memory_limit: image.memory_limit,
+        priority: image.priority.min(31),
+        alive: true,
+        thread_count: 0,
+        map_cursor: startup::MAP_BASE as u64,
+    });
+    let file = ElfBytes::<LittleEndian>::minimal_parse(image.elf)
+        .map_err(|error| format!("entity '{name}': not an ELF file: {error}"))?;
+    if file.ehdr.e_machine != MACHINE || file.ehdr.e_type != elf::abi::ET_EXEC {
+        return Err(format!("entity '{name}': not a static {} executable", arch::NAME));
+    }
+    let segments = file.segments().ok_or_else(|| format!("entity '{name}': no program headers"))?;
+    for segment in segments.iter().filter(|segment| segment.p_type == PT_LOAD) {
+        let writable = segment.p_flags & PF_W != 0;
+        let executable = segment.p_flags & PF_X != 0;
+        if writable && executable {
+            return Err(format!(
+                "entity '{name}': segment at {:#x} is writable and executable (W^X)",
+                segment.p_vaddr
+            ));
+        }
+        let start = segment.p_vaddr;
+        let end = start
+            .checked_add(segment.p_memsz)
+            .filter(|end| *end <= startup::USER_END as u64 && start >= startup::USER_LOWEST as u64)
+            .ok_or_else(|| format!("entity '{name}': segment at {start:#x} outside user space"))?;
+        let file_start = segment.p_offset as usize;
+        let file_end = file_start
+            .checked_add(segment.p_filesz as usize)
+            .filter(|end| *end <= image.elf.len() && segment.p_filesz <= segment.p_memsz)
+            .ok_or_else(|| format!("entity '{name}': segment at {start:#x} outside the file"))?;
+        let contents = &image.elf[file_start..file_end];
+        let mut page = start & !0xfff;
+        while page < end {
+            let frame = allocate_page(kernel, identity, page, Access { writable, executable })
+                .map_err(|error| format!("entity '{name}': {error}"))?;
+            // Copy the part of the file that falls in this page.
+            let page_end = page + 4096;
+            let copy_start = start.max(page);
+            let copy_end = (start + contents.len() as u64).min(page_end);
+            if copy_start < copy_end {
+                let source = &contents[(copy_start - start) as usize..(copy_end - start) as usize];
+                // SAFETY: the frame was just allocated for this page and is in the direct map.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        source.as_ptr(),
+                        (arch::paging::physical_to_virtual(frame) + (copy_start - page)) as *mut u8,
+                        source.len(),
+                    )
+                };
+            }
+            page = page_end;
+        }
+    }
+    // Stack, below an unmapped guard page.
+    let stack_bottom = (startup::STACK_TOP - startup::STACK_SIZE) as u64;
+    for page in (stack_bottom..startup::STACK_TOP as u64).step_by(4096) {
+        allocate_page(kernel, identity, page, Access { writable: true, executable: false })
+            .map_err(|error| format!("entity '{name}': {error}"))?;
+    }
+    // Start-up block, read-only.
+    let block = startup_block(identity, image, &kernel.entities[identity as usize].capabilities)
+        .ok_or_else(|| format!("entity '{name}': arguments and handle names exceed 4 KiB"))?;
+    let frame = allocate_page(
+        kernel,
+        identity,
+        startup::STARTUP_ADDRESS as u64,
+        Access { writable: false, executable: false },
+    )
+    .map_err(|error| format!("entity '{name}': {error}"))?;
+    // SAFETY: a fresh frame in the direct map; the block is at most one page.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            block.as_ptr(),
+            arch::paging::physical_to_virtual(frame) as *mut u8,
+            block.len(),
+        )
+    };
+    Ok(arch::cpu::user_context(file.ehdr.e_entry, startup::STACK_TOP as u64, startup::STARTUP_ADDRESS as u64))
+}
+
+/// Allocates, accounts and maps one zeroed page for an entity.
+pub fn allocate_page(
+    kernel: &mut Kernel,
+    entity: EntityId,
+    page: u64,
+    access: Access,
+) -> Result<u64, &'static str> {
+    let record = &kernel.entities[entity as usize];
+    if record.memory_used + 4096 > record.memory_limit {
+        return Err("memory limit reached");
+    }
+    let root = record.root;
+    let frame = kernel.frames.allocate().ok_or("out of physical memory")?;
+    let frames = &mut kernel.frames;
+    let mut tables = Vec::new();
+    let result = arch::paging::map(root, page, frame, access, &mut || {
+        let table = frames.allocate();
+        tables.extend(table);
+        table
+    });
+    if let Err(error) = result {
+        kernel.frames.free(frame);
+        return Err(match error {
+            arch::paging::MapError::AlreadyMapped => "page already mapped (overlapping segments?)",
+            arch::paging::MapError::OutOfMemory => "out of physical memory",
+            arch::paging::MapError::NotUserAddress => "address outside user space",
+        });
+    }
+    let record = &mut kernel.entities[entity as usize];
+    record.owned_frames.push(frame);
+    record.memory_used += 4096 * (1 + tables.len() as u64);
+    Ok(frame)
+}
+
+/// Lays out the start-up block (see [`septa_abi::startup`]).
+fn startup_block(
+    identity: EntityId,
+    image: &EntityImage<'_>,
+    capabilities: &CapabilityTable<Object>,
+) -> Option<Vec<u8>> {
+    let mut block = Vec::new();
+    block.extend(startup::STARTUP_MAGIC.to_le_bytes());
+    block.extend(identity.to_le_bytes());
+    block.extend((image.arguments.len() as u32).to_le_bytes());
+    block.extend((image.capabilities.len() as u32).to_le_bytes());
+    for argument in &image.arguments {
+        block.extend(argument.bytes().filter(|byte| *byte != 0));
+        block.push(0);
+    }
+    for ((handle, _), capability) in capabilities.iter().zip(&image.capabilities) {
+        block.extend(handle.to_le_bytes());
+        block.extend((capability.name.len() as u32).to_le_bytes());
+        block.extend(capability.name.bytes());
+    }
+    (block.len() <= startup::STARTUP_MAX_SIZE).then_some(block)
+}

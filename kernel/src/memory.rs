@@ -1,0 +1,144 @@
+//! Kernel memory: the heap, the physical frame allocator, and checked access to user memory.
+
+use crate::arch::paging;
+use crate::boot::BootInformation;
+use linked_list_allocator::LockedHeap;
+use septa_kernel_core::frames::{FRAME_SIZE, FrameBitmap};
+
+const HEAP_SIZE: usize = 16 * 1024 * 1024;
+
+#[repr(C, align(4096))]
+struct HeapArea([u8; HEAP_SIZE]);
+
+static mut HEAP_AREA: HeapArea = HeapArea([0; HEAP_SIZE]);
+
+#[global_allocator]
+static HEAP: LockedHeap = LockedHeap::empty();
+
+/// Gives the heap its memory (a static area in the kernel's bss).
+pub fn initialise_heap() {
+    // SAFETY: called once at boot; the area is static and used for nothing else.
+    unsafe { HEAP.lock().init((&raw mut HEAP_AREA) as *mut u8, HEAP_SIZE) };
+}
+
+/// Physical frames, zeroed when handed out.
+pub struct Frames {
+    bitmap: FrameBitmap,
+}
+
+impl Frames {
+    /// Takes a zeroed frame.
+    pub fn allocate(&mut self) -> Option<u64> {
+        let frame = self.bitmap.allocate()?;
+        // SAFETY: the frame is free RAM inside the direct map, now owned by the caller.
+        unsafe {
+            core::ptr::write_bytes(
+                paging::physical_to_virtual(frame) as *mut u8,
+                0,
+                FRAME_SIZE as usize,
+            )
+        };
+        Some(frame)
+    }
+
+    /// Returns a frame.
+    pub fn free(&mut self, frame: u64) {
+        self.bitmap.free_frame(frame);
+    }
+
+    /// Free frames.
+    pub fn free_count(&self) -> u64 {
+        self.bitmap.free_count()
+    }
+}
+
+/// Builds the frame allocator from the boot memory map (RAM below 4 GiB, which the direct map
+/// covers), minus the reserved ranges.
+pub fn frame_allocator(boot: &BootInformation) -> Frames {
+    const DIRECT_MAP_LIMIT: u64 = 4 << 30;
+    let top = boot.memory[..boot.memory_count]
+        .iter()
+        .map(|&(_, end)| end.min(DIRECT_MAP_LIMIT))
+        .max()
+        .unwrap_or(0);
+    let mut bitmap = FrameBitmap::new(top / FRAME_SIZE);
+    for &(start, end) in &boot.memory[..boot.memory_count] {
+        bitmap.release_range(start.max(0x10_0000), end.min(DIRECT_MAP_LIMIT));
+    }
+    for &(start, end) in &boot.reserved[..boot.reserved_count] {
+        bitmap.reserve_range(start, end);
+    }
+    Frames { bitmap }
+}
+
+/// Checked copies between the kernel and an entity's memory.
+///
+/// Every byte is reached by translating the user address through the entity's page tables and
+/// reading or writing the physical frame in the direct map: an address that is not mapped for
+/// user mode (including every kernel address) is refused, never dereferenced.
+pub mod user {
+    use crate::arch::paging;
+    use septa_abi::Error;
+
+    /// Copies `buffer.len()` bytes from `address` in the entity with page-table root `root`.
+    pub fn read(root: u64, address: u64, buffer: &mut [u8]) -> Result<(), Error> {
+        let mut done = 0usize;
+        while done < buffer.len() {
+            let current = address.checked_add(done as u64).ok_or(Error::BadAddress)?;
+            let translation = paging::translate(root, current).ok_or(Error::BadAddress)?;
+            let in_page = (4096 - (current & 0xfff)) as usize;
+            let chunk = in_page.min(buffer.len() - done);
+            // SAFETY: the translation proves the page is mapped for the entity; the chunk stays
+            // within that 4 KiB frame, which the direct map covers.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    paging::physical_to_virtual(translation.physical) as *const u8,
+                    buffer[done..].as_mut_ptr(),
+                    chunk,
+                )
+            };
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Copies `bytes` to `address` in the entity with root `root`; every page must be writable.
+    pub fn write(root: u64, address: u64, bytes: &[u8]) -> Result<(), Error> {
+        check_writable(root, address, bytes.len())?;
+        let mut done = 0usize;
+        while done < bytes.len() {
+            let current = address + done as u64;
+            let translation = paging::translate(root, current).ok_or(Error::BadAddress)?;
+            let in_page = (4096 - (current & 0xfff)) as usize;
+            let chunk = in_page.min(bytes.len() - done);
+            // SAFETY: as in `read`, and the page is writable by the entity.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    bytes[done..].as_ptr(),
+                    paging::physical_to_virtual(translation.physical) as *mut u8,
+                    chunk,
+                )
+            };
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Checks that `[address, address + length)` is mapped writable for the entity, so a
+    /// multi-part write is never left half done.
+    pub fn check_writable(root: u64, address: u64, length: usize) -> Result<(), Error> {
+        if length == 0 {
+            return Ok(());
+        }
+        let end = address.checked_add(length as u64).ok_or(Error::BadAddress)?;
+        let mut page = address & !0xfff;
+        while page < end {
+            match paging::translate(root, page) {
+                Some(translation) if translation.writable => {}
+                _ => return Err(Error::BadAddress),
+            }
+            page += 4096;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! System-call dispatch: decode the number and arguments, run the call, set the result.
+
+use crate::arch::{self, paging::Access};
+use crate::ipc;
+use crate::kernel::{Kernel, Object, State};
+use crate::memory::user;
+use septa_abi::{Error, protection, rights, startup, syscall};
+
+/// Largest console write in one call.
+const CONSOLE_WRITE_MAX: usize = 4096;
+
+/// Runs the current thread's system call. Calls that block or switch set their own results;
+/// an `Err` here becomes the current thread's result.
+pub fn dispatch(kernel: &mut Kernel) {
+    let thread = kernel.current();
+    let context = kernel.threads[thread as usize].context;
+    let argument = |index| context.argument(index);
+    let result: Result<(), Error> = match context.system_call_number() {
+        syscall::CONSOLE_WRITE => console_write(kernel, argument(0), argument(1)),
+        syscall::ENTITY_EXIT => {
+            let entity = kernel.current_entity();
+            kernel.end_entity(entity, crate::kernel::Ending::Exited(argument(0) as i32 as i64));
+            Ok(())
+        }
+        syscall::THREAD_CREATE => thread_create(kernel, argument(0), argument(1), argument(2), argument(3)),
+        syscall::THREAD_EXIT => {
+            kernel.end_thread(thread, 0);
+            Ok(())
+        }
+        syscall::YIELD => {
+            let priority = kernel.threads[thread as usize].priority;
+            kernel.set_current_return(Ok(0), 0);
+            kernel.ready.push(thread, priority);
+            kernel.current = None;
+            Ok(())
+        }
+        syscall::CALL => ipc::call(kernel, argument(0), argument(1), argument(2), argument(3), argument(4)),
+        syscall::RECEIVE => ipc::receive(kernel, argument(0), argument(1), argument(2), argument(3)),
+        syscall::REPLY => {
+            let caller = kernel.threads[thread as usize].reply_to;
+            let result = ipc::reply(kernel, argument(0));
+            if let (Ok(()), Some(caller)) = (result, caller) {
+                ipc::switch_to_caller(kernel, caller);
+            }
+            result
+        }
+        syscall::REPLY_RECEIVE => reply_receive(kernel, &context),
+        syscall::NOTIFY => ipc::notify(kernel, argument(0), argument(1)),
+        syscall::WAIT => ipc::wait(kernel, argument(0), argument(1)),
+        syscall::SHARED_MEMORY_MAP => shared_memory_map(kernel, argument(0), argument(1)),
+        syscall::SLEEP => {
+            kernel.threads[thread as usize].state = State::Sleeping;
+            kernel.set_current_return(Ok(0), 0);
+            kernel.block_current(argument(0).min(u64::MAX - 1));
+            Ok(())
+        }
+        syscall::CLOCK => {
+            kernel.set_current_return(Ok(arch::timer::now_nanoseconds() as usize), 0);
+            Ok(())
+        }
+        syscall::MEMORY_MAP => memory_map(kernel, argument(0), argument(1), argument(2)),
+        syscall::ENTITY_ID => {
+            let entity = kernel.current_entity();
+            kernel.set_current_return(Ok(entity as usize), 0);
+            Ok(())
+        }
+        syscall::TIMESTAMP => {
+            kernel.set_current_return(Ok(arch::cpu::timestamp() as usize), arch::timer::timestamp_rate());
+            Ok(())
+        }
+        _ => Err(Error::NoSuchCall),
+    };
+    if let Err(error) = result {
+        if kernel.current == Some(thread) {
+            kernel.set_current_return(Err(error), 0);
+        }
+    }
+}
+
+fn console_write(kernel: &mut Kernel, address: u64, length: u64) -> Result<(), Error> {
+    let length = (length as usize).min(CONSOLE_WRITE_MAX);
+    let mut buffer = [0u8; CONSOLE_WRITE_MAX];
+    let root = kernel.entities[kernel.current_entity() as usize].root;
+    user::read(root, address, &mut buffer[..length])?;
+    crate::console::bytes(&buffer[..length]);
+    kernel.set_current_return(Ok(length), 0);
+    Ok(())
+}
+
+fn thread_create(kernel: &mut Kernel, entry: u64, stack: u64, argument: u64, priority: u64) -> Result<(), Error> {
+    let entity = kernel.current_entity();
+    let limit = startup::USER_END as u64;
+    if entry >= limit || stack >= limit || stack & 0x7 != 0 {
+        return Err(Error::InvalidArgument);
+    }
+    let priority = (priority.min(31) as u8).min(kernel.entities[entity as usize].priority);
+    let context = arch::cpu::user_context(entry, stack, argument);
+    let identity = kernel.spawn_thread(entity, context, priority);
+    kernel.set_current_return(Ok(identity as usize), 0);
+    Ok(())
+}
+
+fn reply_receive(kernel: &mut Kernel, context: &arch::Context) -> Result<(), Error> {
+    let thread = kernel.current();
+    let caller = kernel.threads[thread as usize].reply_to;
+    // A failed reply (the caller timed out or went away) must not stop the server: it goes on
+    // receiving, as in seL4's ReplyRecv.
+    let replied = caller.is_some() && ipc::reply(kernel, context.argument(0)).is_ok();
+    ipc::receive(kernel, context.argument(1), context.argument(2), context.argument(3), context.argument(4))?;
+    if let (true, Some(caller)) = (replied, caller) {
+        if kernel.current.is_none() && matches!(kernel.threads[caller as usize].state, State::Ready) {
+            kernel.switch_to(caller);
+        }
+    }
+    Ok(())
+}
+
+fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(), Error> {
+    let entity = kernel.current_entity();
+    let handle = u32::try_from(handle).map_err(|_| Error::BadHandle)?;
+    let capability = kernel.entities[entity as usize].capabilities.lookup(handle, rights::MAP_READ)?;
+    let Object::SharedMemory(index) = capability.object else {
+        return Err(Error::BadHandle);
+    };
+    let frames = kernel.shared_memory[index as usize].frames.clone();
+    let size = frames.len() as u64 * 4096;
+    check_free_range(kernel, address, size)?;
+    let access = Access { writable: capability.rights & rights::MAP_WRITE != 0, executable: false };
+    let root = kernel.entities[entity as usize].root;
+    for (page, frame) in frames.iter().enumerate() {
+        let allocator = &mut kernel.frames;
+        arch::paging::map(root, address + page as u64 * 4096, *frame, access, &mut || allocator.allocate())
+            .map_err(|_| Error::OutOfMemory)?;
+    }
+    kernel.set_current_return(Ok(size as usize), 0);
+    Ok(())
+}
+
+/// Checks that `[address, address + size)` is page-aligned user space with nothing mapped.
+fn check_free_range(kernel: &Kernel, address: u64, size: u64) -> Result<(), Error> {
+    let end = address.checked_add(size).ok_or(Error::InvalidArgument)?;
+    if address & 0xfff != 0 || size == 0 || address < startup::USER_LOWEST as u64 || end > startup::USER_END as u64 {
+        return Err(Error::InvalidArgument);
+    }
+    let root = kernel.entities[kernel.current_entity() as usize].root;
+    let mut page = address;
+    while page < end {
+        if arch::paging::translate(root, page).is_some() {
+            return Err(Error::InvalidArgument);
+        }
+        page += 4096;
+    }
+    Ok(())
+}
+
+fn memory_map(kernel: &mut Kernel, address: u64, length: u64, flags: u64) -> Result<(), Error> {
+    let flags = flags as usize;
+    if flags & !(protection::READ | protection::WRITE | protection::EXECUTE) != 0 {
+        return Err(Error::InvalidArgument);
+    }
+    if flags & protection::WRITE != 0 && flags & protection::EXECUTE != 0 {
+        return Err(Error::InvalidArgument); // W^X
+    }
+    let size = length.checked_next_multiple_of(4096).ok_or(Error::InvalidArgument)?;
+    let entity = kernel.current_entity();
+    let address = if address == 0 { kernel.entities[entity as usize].map_cursor } else { address };
+    check_free_range(kernel, address, size)?;
+    let record = &kernel.entities[entity as usize];
+    if record.memory_used.saturating_add(size) > record.memory_limit {
+        return Err(Error::OutOfMemory);
+    }
+    let access = Access { writable: flags & protection::WRITE != 0, executable: flags & protection::EXECUTE != 0 };
+    for page in (address..address + size).step_by(4096) {
+        crate::loader::allocate_page(kernel, entity, page, access).map_err(|_| Error::OutOfMemory)?;
+    }
+    let record = &mut kernel.entities[entity as usize];
+    if address == record.map_cursor {
+        record.map_cursor = address + size + 4096; // leave a guard page between mappings
+    }
+    kernel.set_current_return(Ok(address as usize), 0);
+    Ok(())
+}

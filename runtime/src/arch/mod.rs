@@ -1,0 +1,9 @@
+//! Architecture selection for the runtime's entry point and system-call instruction.
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use self::x86_64::*;
+
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("the Septa runtime supports x86_64 only so far");
