@@ -40,7 +40,7 @@ pub const RESOLVE: u32 = 1;
 /// `reserve(bytes: U64) -> ()`.
 pub const RESERVE: u32 = 2;
 
-/// An interface with one method of `count` `U32` fields, to probe the field-count bound.
+/// An interface of methods with only `U32` fields, to probe the bound on the field count.
 pub const WIDE: u32 = 30;
 /// Method of [`WIDE`] with 256 fields: exactly [`septa_abi::MESSAGE_FIXED_MAX`] bytes.
 pub const WIDEST_CALLABLE: u32 = 0;

@@ -24,8 +24,23 @@ static mut KERNEL_ROOT: u64 = 0;
 
 unsafe extern "C" {
     static pvh_start: u8;
+    static kernel_text_start: u8;
+    static kernel_text_end: u8;
+    static kernel_rodata_end: u8;
     static kernel_end: u8;
 }
+
+/// Page tables for the kernel image's 4 KiB mappings (bounds the image to 32 MiB).
+const KERNEL_TABLES: usize = 16;
+
+#[repr(C, align(4096))]
+struct KernelTables {
+    directory: [u64; 512],
+    tables: [[u64; 512]; KERNEL_TABLES],
+}
+
+static mut KERNEL_TABLES_AREA: KernelTables =
+    KernelTables { directory: [0; 512], tables: [[0; 512]; KERNEL_TABLES] };
 
 /// The virtual address of physical address `physical` in the direct map.
 pub fn physical_to_virtual(physical: u64) -> u64 {
@@ -60,13 +75,48 @@ pub enum MapError {
     NotUserAddress,
 }
 
-/// Records the boot page tables as the kernel's root.
+/// Takes over the boot page tables: maps the kernel image with 4 KiB pages and W^X (text
+/// read-execute, read-only data, everything else no-execute), and drops the boot trampoline's
+/// identity map of low memory.
 pub fn initialise() {
     let root: u64;
     // SAFETY: reading CR3 has no side effects.
     unsafe { asm!("mov {}, cr3", out(reg) root, options(nomem, nostack, preserves_flags)) };
-    // SAFETY: written once during single-threaded initialisation.
-    unsafe { KERNEL_ROOT = root & ADDRESS_MASK };
+    let root = root & ADDRESS_MASK;
+    let text_start = &raw const kernel_text_start as u64;
+    let text_end = &raw const kernel_text_end as u64;
+    let rodata_end = &raw const kernel_rodata_end as u64;
+    let end = &raw const kernel_end as u64;
+    let window = KERNEL_VIRTUAL_OFFSET;
+    assert!(end - window <= (KERNEL_TABLES as u64) << 21, "kernel image larger than its page tables");
+    // SAFETY: single-threaded initialisation; the new tables are static, their physical
+    // addresses follow from the image's fixed offset, and the image keeps running through the
+    // same virtual addresses, only with narrower permissions, when CR3 is reloaded.
+    unsafe {
+        let area = &mut *(&raw mut KERNEL_TABLES_AREA);
+        let physical = |virtual_address: u64| virtual_address - KERNEL_VIRTUAL_OFFSET;
+        for page in (text_start..end).step_by(4096) {
+            let offset = page - window;
+            let (directory_index, table_index) = ((offset >> 21) as usize, ((offset >> 12) & 511) as usize);
+            let mut flags = PRESENT;
+            if page >= text_end {
+                flags |= NO_EXECUTE;
+            }
+            if page >= rodata_end {
+                flags |= WRITABLE;
+            }
+            area.tables[directory_index][table_index] = physical(page) | flags;
+            area.directory[directory_index] =
+                physical(&raw const area.tables[directory_index] as u64) | PRESENT | WRITABLE;
+        }
+        let directory = physical(&raw const area.directory as u64);
+        let pml4 = &mut *table(root);
+        let kernel_pdpt = pml4[511] & ADDRESS_MASK;
+        (*table(kernel_pdpt))[510] = directory | PRESENT | WRITABLE;
+        pml4[0] = 0;
+        asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags));
+        KERNEL_ROOT = root;
+    }
 }
 
 fn table(physical: u64) -> *mut [u64; 512] {
