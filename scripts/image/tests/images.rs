@@ -1,0 +1,264 @@
+//! Building valid systems: what lands in the boot image, and the summary.
+
+use septa_abi::rights;
+use septa_boot_image::{CapabilityImage, ObjectImage};
+use septa_monitor::{Condition, Predicate, Rule};
+use std::path::{Path, PathBuf};
+
+fn resolve(name: &str) -> Option<PathBuf> {
+    let path = Path::new("tests/binaries").join(name);
+    path.is_file().then_some(path)
+}
+
+fn interfaces() -> &'static Path {
+    Path::new("../../interfaces/definitions")
+}
+
+fn build(path: &str) -> septa_image::BuiltImage {
+    septa_image::build(Path::new(path), interfaces(), &resolve)
+        .unwrap_or_else(|diagnostic| panic!("{diagnostic}"))
+}
+
+fn capability(name: &str, object: ObjectImage, rights: u32) -> CapabilityImage {
+    CapabilityImage {
+        name: name.to_string(),
+        object,
+        rights,
+    }
+}
+
+#[test]
+fn demo_builds_every_part_of_the_image() {
+    let built = build("tests/systems/demo.toml");
+    let image = septa_boot_image::decode(&built.bytes).expect("the image decodes");
+
+    assert_eq!(image.name, "demo");
+    let names: Vec<&str> = image
+        .entities
+        .iter()
+        .map(|entity| entity.name.as_str())
+        .collect();
+    assert_eq!(names, ["echo", "client", "tester"]);
+    assert_eq!(image.exit_with, Some(1));
+    assert!(!image.audit_only);
+    assert_eq!(image.endpoint_count, 2);
+    assert_eq!(image.notification_count, 1);
+    assert_eq!(image.shared_memory_sizes, [64 * 1024]);
+
+    let echo = &image.entities[0];
+    assert_eq!(
+        echo.elf,
+        std::fs::read("tests/binaries/echo-server").expect("binary")
+    );
+    assert_eq!(echo.arguments, ["echo-server"]);
+    assert_eq!((echo.priority, echo.memory_limit), (20, 4 << 20));
+    assert_eq!(
+        echo.capabilities,
+        [
+            capability("endpoint", ObjectImage::Endpoint(0), rights::RECEIVE),
+            capability(
+                "ready",
+                ObjectImage::Notification(0),
+                rights::SIGNAL | rights::WAIT
+            ),
+            capability("bulk", ObjectImage::SharedMemory(0), rights::MAP_READ),
+        ]
+    );
+
+    let client = &image.entities[1];
+    assert_eq!(client.arguments, ["demo-client", "--verbose"]);
+    assert_eq!((client.priority, client.memory_limit), (5, 2 << 20));
+    assert_eq!(
+        client.capabilities,
+        [
+            capability("echo", ObjectImage::Endpoint(0), rights::SEND),
+            capability("test", ObjectImage::Endpoint(1), rights::SEND),
+            capability("ready", ObjectImage::Notification(0), rights::WAIT),
+            capability(
+                "bulk",
+                ObjectImage::SharedMemory(0),
+                rights::MAP_READ | rights::MAP_WRITE
+            ),
+        ]
+    );
+
+    let tester = &image.entities[2];
+    assert_eq!((tester.priority, tester.memory_limit), (10, 4 << 20));
+    assert_eq!(
+        tester.capabilities,
+        [capability(
+            "endpoint",
+            ObjectImage::Endpoint(1),
+            rights::RECEIVE
+        )]
+    );
+
+    let policy = &image.policy;
+    assert_eq!(policy.entity_names, ["echo", "client", "tester"]);
+    let interface_names: Vec<&str> = policy
+        .interfaces
+        .iter()
+        .map(|interface| interface.name.as_str())
+        .collect();
+    assert_eq!(interface_names, ["Echo", "SystemTest"]);
+    assert_eq!(
+        policy.rules,
+        [
+            Rule {
+                source: 1,
+                target: 0,
+                interface: 1,
+                method: Some(0),
+                conditions: vec![]
+            },
+            Rule {
+                source: 1,
+                target: 0,
+                interface: 1,
+                method: Some(3),
+                conditions: vec![
+                    Condition {
+                        field: 0,
+                        predicate: Predicate::Prefix(b"/etc/".to_vec())
+                    },
+                    Condition {
+                        field: 1,
+                        predicate: Predicate::Range {
+                            minimum: 0,
+                            maximum: 3
+                        }
+                    },
+                ],
+            },
+            Rule {
+                source: 1,
+                target: 2,
+                interface: 2,
+                method: None,
+                conditions: vec![]
+            },
+        ]
+    );
+}
+
+#[test]
+fn demo_summary_lists_entities_handles_rules_and_tests() {
+    let built = build("tests/systems/demo.toml");
+    let expected_start = "\
+system `demo`: 3 entities, 2 endpoints, 1 notification, 1 shared-memory region
+  entity 0 `echo` (echo-server): priority 20, memory 4 MiB, serves Echo
+    handle 1 `endpoint`: endpoint 0, receive
+    handle 2 `ready`: notification 0, signal+wait
+    handle 3 `bulk`: shared memory 0, map-read
+  entity 1 `client` (demo-client): priority 5, memory 2 MiB, its exit ends the system
+    handle 1 `echo`: endpoint 0, send
+    handle 2 `test`: endpoint 1, send
+    handle 3 `ready`: notification 0, wait
+    handle 4 `bulk`: shared memory 0, map-read+map-write
+  entity 2 `tester` (demo-client): priority 10, memory 4 MiB, serves SystemTest
+    handle 1 `endpoint`: endpoint 1, receive
+policy: 2 interfaces, 3 rules, enforced (default deny)
+policy tests: 7 passed
+image: ";
+    assert!(
+        built.summary.starts_with(expected_start),
+        "{}",
+        built.summary
+    );
+    assert!(
+        built
+            .summary
+            .ends_with(&format!("image: {} bytes", built.bytes.len()))
+    );
+}
+
+#[test]
+fn minimal_takes_every_default() {
+    let built = build("tests/systems/minimal.toml");
+    let image = septa_boot_image::decode(&built.bytes).expect("the image decodes");
+    let client = &image.entities[0];
+    assert_eq!((client.priority, client.memory_limit), (10, 4 << 20));
+    assert!(client.capabilities.is_empty());
+    assert_eq!(image.exit_with, None);
+    assert!(image.policy.rules.is_empty());
+    assert_eq!(image.endpoint_count, 0);
+}
+
+#[test]
+fn audit_mode_is_carried_into_the_image() {
+    let directory = std::env::temp_dir().join(format!("septa-image-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temporary directory");
+    let description = directory.join("audited.toml");
+    std::fs::write(
+        &description,
+        "[system]\nname = \"audited\"\naudit_only = true\n\n[[entity]]\nname = \"client\"\n\
+         binary = \"demo-client\"\n",
+    )
+    .expect("writable");
+    let resolve_absolute = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/binaries")
+            .join(name);
+        path.is_file().then_some(path)
+    };
+    let built = septa_image::build(&description, interfaces(), &resolve_absolute)
+        .unwrap_or_else(|diagnostic| panic!("{diagnostic}"));
+    let image = septa_boot_image::decode(&built.bytes).expect("decodes");
+    assert!(image.audit_only);
+    assert!(
+        built
+            .summary
+            .contains("audit only (denials are recorded, not enforced)")
+    );
+    std::fs::remove_dir_all(&directory).expect("removable");
+}
+
+#[test]
+fn a_missing_description_names_the_file() {
+    let diagnostic = septa_image::build(
+        Path::new("tests/systems/absent.toml"),
+        interfaces(),
+        &resolve,
+    )
+    .expect_err("there is no such file");
+    assert!(
+        diagnostic
+            .to_string()
+            .starts_with("tests/systems/absent.toml: error: cannot read the system description:")
+    );
+    assert_eq!(diagnostic.line, None);
+}
+
+#[test]
+fn an_unreadable_binary_names_the_entity() {
+    let resolve_missing = |name: &str| Some(PathBuf::from("tests/binaries/missing").join(name));
+    let diagnostic = septa_image::build(
+        Path::new("tests/systems/minimal.toml"),
+        interfaces(),
+        &resolve_missing,
+    )
+    .expect_err("the binary does not exist");
+    let text = diagnostic.to_string();
+    assert!(
+        text.starts_with(
+            "tests/systems/minimal.toml:8: error: cannot read binary `demo-client` of entity \
+             `client` at tests/binaries/missing/demo-client:"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("\n  fix: build the entity programs first (cargo xtask build)"));
+}
+
+#[test]
+fn interface_definition_errors_name_the_definition_file() {
+    let diagnostic = septa_image::build(
+        Path::new("tests/systems/minimal.toml"),
+        Path::new("../idl/tests/fixtures/duplicate_interface_id"),
+        &resolve,
+    )
+    .expect_err("the definitions clash");
+    assert_eq!(
+        diagnostic.file,
+        Path::new("../idl/tests/fixtures/duplicate_interface_id/second.toml")
+    );
+}

@@ -1,0 +1,369 @@
+//! `cargo xtask bench`: Septa's IPC round trip against Linux, booted in the
+//! same QEMU machine in the same run (design.md, section 7).
+//!
+//! Clocks inside a TCG guest are emulated, so an absolute time means little;
+//! every Septa figure is therefore printed as a ratio to a Linux figure
+//! measured minutes apart on the same emulator, host and machine line
+//! ([`crate::qemu::machine_arguments`]). The run:
+//!
+//! 1. Linux: `bench/linux/bench.c` compiled static with gcc, packed as `/init`
+//!    of a newc initramfs ([`cpio`]), booted on the kernel of Debian's
+//!    `linux-image-amd64` ([`linux`]). It measures a null system call and
+//!    1-byte pipe, AF_UNIX and futex round trips.
+//! 2. Septa: `systems/bench.toml`, built and packed like `cargo xtask image
+//!    bench` ([`septa`]); its entity measures IPC round trips with an empty and
+//!    a 4 KiB message, monitor on.
+//! 3. Both again with `-icount shift=0`: QEMU then advances the guest clock by
+//!    exactly 1 ns per guest instruction, so nanoseconds per operation read
+//!    inside the guest are guest instructions per operation. Linux's program
+//!    checks this with a loop of known length.
+//! 4. The table ([`report`]) goes to stdout and into `docs/benchmarks.md`,
+//!    between markers that keep the hand-written text around them.
+//!
+//! Both guests speak one console protocol, `BENCH <name> <iterations>
+//! <total_nanoseconds>`; figures are never timed assertions in tests.
+
+mod cpio;
+mod linux;
+mod report;
+mod septa;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+
+use crate::architecture::Architecture;
+use crate::prerequisites::{self, Task};
+use crate::qemu::{self, Accelerator, Boot, Ending};
+use crate::workspace::{self, Workspace};
+
+use report::{Console, Report, Runs, Setting};
+
+/// Options of `cargo xtask bench`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchOptions {
+    /// Target architecture (the Linux baseline exists for x86_64).
+    #[arg(long, default_value = "x86_64")]
+    pub arch: String,
+    /// Run every Linux figure for exactly this many iterations, instead of
+    /// calibrating each to about half a second of guest time. Septa's bench
+    /// entity chooses its own counts.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+    /// Skip the second boots under `-icount shift=0` that count guest
+    /// instructions per operation (halves the run time).
+    #[arg(long)]
+    pub skip_icount: bool,
+}
+
+impl Default for BenchOptions {
+    /// What `cargo xtask bench` with no options does.
+    fn default() -> Self {
+        BenchOptions { arch: Architecture::X86_64.name().to_owned(), iterations: None, skip_icount: false }
+    }
+}
+
+/// How long each boot may take before QEMU is killed; a full Linux boot
+/// under icount takes about half a minute.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Guest time each calibrated Linux figure runs for. Instruction counts are
+/// deterministic, so the icount boot can afford shorter runs.
+const WALL_TARGET_MILLISECONDS: u64 = 500;
+const ICOUNT_TARGET_MILLISECONDS: u64 = 100;
+/// Added to the machine line for the instruction-count boots.
+const ICOUNT_ARGUMENTS: [&str; 2] = ["-icount", "shift=0"];
+/// Linux's command line. `quiet` keeps the console to the protocol;
+/// `panic=-1` reboots at once on a panic (for example if /init fails before it
+/// reaches the exit port), which `-no-reboot` turns into QEMU exiting. The
+/// mitigations are Linux's defaults: nothing here turns them on or off.
+const LINUX_COMMAND_LINE: &str = "console=ttyS0 quiet panic=-1";
+
+/// Where the hand-written and generated benchmark text lives.
+const DOCUMENT: &str = "docs/benchmarks.md";
+/// The top of `docs/benchmarks.md` when it does not exist yet.
+const DEFAULT_INTRODUCTION: &str = "# Benchmarks\n\nWritten by `cargo xtask bench`; edit above the markers only.\n";
+
+/// The two kinds of boot of each system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// Guest time tracks host time: nanoseconds per operation.
+    Wall,
+    /// `-icount shift=0`: guest instructions per operation.
+    Instructions,
+}
+
+impl Clock {
+    fn name(self) -> &'static str {
+        match self {
+            Clock::Wall => "wall",
+            Clock::Instructions => "icount",
+        }
+    }
+
+    fn extra_arguments(self) -> Vec<String> {
+        match self {
+            Clock::Wall => Vec::new(),
+            Clock::Instructions => ICOUNT_ARGUMENTS.iter().map(|&argument| argument.to_owned()).collect(),
+        }
+    }
+}
+
+/// Runs the benchmarks, prints the table and rewrites `docs/benchmarks.md`.
+pub fn run(options: &BenchOptions) -> Result<()> {
+    let started = Instant::now();
+    let architecture = architecture(&options.arch)?;
+    let root = workspace::root();
+    prerequisites::ensure(&root, &prerequisites::required(Task::Boot, architecture))?;
+    let workspace = Workspace::load()?;
+    let work = root.join("build").join("bench");
+
+    let linux = linux::prepare(&root, &work)?;
+    let septa = septa::prepare(&workspace, architecture);
+    if let Err(reason) = &septa {
+        println!("xtask: Septa bench image not available: {reason}");
+    }
+
+    let clocks: &[Clock] = if options.skip_icount { &[Clock::Wall] } else { &[Clock::Wall, Clock::Instructions] };
+    let mut linux_consoles = Vec::new();
+    let mut septa_consoles = Vec::new();
+    for &clock in clocks {
+        let target = match clock {
+            Clock::Wall => WALL_TARGET_MILLISECONDS,
+            Clock::Instructions => ICOUNT_TARGET_MILLISECONDS,
+        };
+        let append = linux_command_line(options.iterations, target);
+        let boot = linux_boot(architecture, &linux, &append, clock, &work);
+        linux_consoles.push(boot_linux(&boot)?);
+        if let Ok(septa) = &septa {
+            septa_consoles.push(boot_septa(&septa_boot(architecture, septa, clock, &work)));
+        }
+    }
+
+    let mut linux_consoles = linux_consoles.into_iter();
+    let linux_runs = Runs {
+        wall: linux_consoles.next().context("no Linux boot ran")?,
+        icount: linux_consoles.next(),
+    };
+    let septa_result = match &septa {
+        Err(reason) => report::Septa::Unavailable(reason.clone()),
+        Ok(_) => septa_runs(septa_consoles),
+    };
+
+    let wall_append = linux_command_line(options.iterations, WALL_TARGET_MILLISECONDS);
+    let septa_command = septa.as_ref().ok().map(|septa| {
+        display_command(&qemu::boot_command(&septa_boot(architecture, septa, Clock::Wall, &work)), &root)
+    });
+    let setting = Setting {
+        date: report::date_of(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()),
+        duration_seconds: started.elapsed().as_secs(),
+        qemu_version: qemu_version(architecture),
+        host_cpu: host_cpu(),
+        linux_package: format!("{} (what Debian's `linux-image-amd64` depends on)", linux.package),
+        linux_command: display_command(
+            &qemu::boot_command(&linux_boot(architecture, &linux, &wall_append, Clock::Wall, &work)),
+            &root,
+        ),
+        septa_command,
+        icount_argument: (!options.skip_icount).then(|| ICOUNT_ARGUMENTS.join(" ")),
+    };
+    let table = report::render(&Report { setting, linux: linux_runs, septa: septa_result });
+    println!("\n{table}");
+
+    let document = root.join(DOCUMENT);
+    let existing = std::fs::read_to_string(&document).ok();
+    let updated = report::update_document(existing.as_deref(), &table, DEFAULT_INTRODUCTION);
+    std::fs::write(&document, updated).with_context(|| format!("could not write {}", document.display()))?;
+    println!("xtask: wrote {DOCUMENT} ({} s in all)", started.elapsed().as_secs());
+    Ok(())
+}
+
+/// The `--arch` value as an [`Architecture`]; only x86_64 has a Linux baseline.
+fn architecture(name: &str) -> Result<Architecture> {
+    let name = if name.is_empty() { Architecture::X86_64.name() } else { name };
+    let architecture = Architecture::from_str(name, true).map_err(|error| anyhow::anyhow!("--arch: {error}"))?;
+    if architecture != Architecture::X86_64 {
+        bail!("the Linux baseline (Debian's linux-image-amd64) exists for x86_64 only, not {architecture}");
+    }
+    Ok(architecture)
+}
+
+/// Linux's command line: `bench_…=` words reach `/init` as environment
+/// variables (the kernel passes on `name=value` words it does not know).
+fn linux_command_line(iterations: Option<u64>, target_milliseconds: u64) -> String {
+    match iterations {
+        Some(iterations) => format!("{LINUX_COMMAND_LINE} bench_iterations={iterations}"),
+        None => format!("{LINUX_COMMAND_LINE} bench_target_ms={target_milliseconds}"),
+    }
+}
+
+fn linux_boot(architecture: Architecture, linux: &linux::Linux, append: &str, clock: Clock, work: &Path) -> Boot {
+    let mut extra_arguments = vec!["-append".to_owned(), append.to_owned()];
+    extra_arguments.extend(clock.extra_arguments());
+    Boot {
+        architecture,
+        accelerator: Accelerator::Tcg,
+        kernel: linux.kernel.clone(),
+        initrd: Some(linux.initramfs.clone()),
+        extra_arguments,
+        timeout: BOOT_TIMEOUT,
+        log: work.join(format!("linux-{}.log", clock.name())),
+        interactive: false,
+    }
+}
+
+fn septa_boot(architecture: Architecture, septa: &septa::Septa, clock: Clock, work: &Path) -> Boot {
+    Boot {
+        architecture,
+        accelerator: Accelerator::Tcg,
+        kernel: septa.kernel.clone(),
+        initrd: Some(septa.image.clone()),
+        extra_arguments: clock.extra_arguments(),
+        timeout: BOOT_TIMEOUT,
+        log: work.join(format!("septa-{}.log", clock.name())),
+        interactive: false,
+    }
+}
+
+/// Boots Linux; it must print every figure and `BENCH-END`, then power off.
+fn boot_linux(boot: &Boot) -> Result<Console> {
+    let outcome = qemu::boot(boot)?;
+    let console = Console::parse(&outcome.console);
+    if !console.ended || !console.errors.is_empty() || outcome.ending != (Ending::PoweredOff { status: 0 }) {
+        bail!(
+            "the Linux benchmark did not finish: {}{}; console log: {}",
+            outcome.ending.describe(),
+            console.errors.iter().map(|error| format!("; {error}")).collect::<String>(),
+            boot.log.display()
+        );
+    }
+    println!("xtask: Linux benchmark boot took {:.1} s", outcome.elapsed.as_secs_f64());
+    Ok(console)
+}
+
+/// Boots Septa; whatever it printed is kept, and a bad ending is recorded
+/// with the figures rather than stopping the bench.
+fn boot_septa(boot: &Boot) -> Result<Console, String> {
+    let outcome = qemu::boot(boot).map_err(|error| format!("could not boot Septa: {error:#}"))?;
+    let mut console = Console::parse(&outcome.console);
+    if !outcome.ending.is_success() {
+        console.errors.push(format!("{} (console log: {})", outcome.ending.describe(), boot.log.display()));
+    }
+    if console.figures.is_empty() {
+        return Err(format!(
+            "the bench system printed no BENCH line ({}; console log: {})",
+            outcome.ending.describe(),
+            boot.log.display()
+        ));
+    }
+    println!("xtask: Septa benchmark boot took {:.1} s", outcome.elapsed.as_secs_f64());
+    Ok(console)
+}
+
+fn septa_runs(consoles: Vec<Result<Console, String>>) -> report::Septa {
+    let mut consoles = consoles.into_iter();
+    let wall = match consoles.next() {
+        Some(Ok(console)) => console,
+        Some(Err(reason)) => return report::Septa::Unavailable(reason),
+        None => return report::Septa::Unavailable("Septa was not booted".to_owned()),
+    };
+    let icount = consoles.next().map(|result| {
+        result.unwrap_or_else(|reason| Console { errors: vec![format!("icount boot: {reason}")], ..Console::default() })
+    });
+    report::Septa::Measured(Runs { wall, icount })
+}
+
+/// A command as one would type it: arguments with blanks quoted, paths under
+/// the workspace shown relative to it.
+fn display_command(command: &Command, root: &Path) -> String {
+    let prefix = format!("{}/", root.display());
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| {
+            let text = part.to_string_lossy();
+            let text = text.strip_prefix(&prefix).unwrap_or(&text);
+            if text.contains(' ') { format!("\"{text}\"") } else { text.to_owned() }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The first line of `qemu-system-… --version`.
+fn qemu_version(architecture: Architecture) -> String {
+    Command::new(qemu::machine_program(architecture))
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8_lossy(&output.stdout).lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The host's CPU model and count, from /proc/cpuinfo.
+fn host_cpu() -> String {
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = text
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':').map(|(_, model)| model.trim().to_owned()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let count = text.lines().filter(|line| line.starts_with("processor")).count();
+    format!("{model} ({count} host CPUs; the guest has one, `-cpu max`)")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn default_options_are_the_command_line_defaults() {
+        use clap::{FromArgMatches, Args};
+        let matches = BenchOptions::augment_args(clap::Command::new("bench")).get_matches_from(["bench"]);
+        let parsed = BenchOptions::from_arg_matches(&matches).unwrap();
+        let default = BenchOptions::default();
+        assert_eq!((parsed.arch, parsed.iterations, parsed.skip_icount), (default.arch, None, false));
+    }
+
+    #[test]
+    fn only_x86_64_has_a_baseline() {
+        assert_eq!(architecture("x86_64").unwrap(), Architecture::X86_64);
+        assert_eq!(architecture("").unwrap(), Architecture::X86_64);
+        assert!(architecture("sparc").is_err());
+    }
+
+    #[test]
+    fn linux_command_line_carries_the_iteration_choice() {
+        assert_eq!(linux_command_line(None, 500), "console=ttyS0 quiet panic=-1 bench_target_ms=500");
+        assert_eq!(linux_command_line(Some(1000), 500), "console=ttyS0 quiet panic=-1 bench_iterations=1000");
+    }
+
+    #[test]
+    fn commands_are_displayed_as_typed() {
+        let root = PathBuf::from("/w");
+        let mut command = Command::new("qemu-system-x86_64");
+        command.args(["-kernel", "/w/build/bench/vmlinuz", "-append", "console=ttyS0 quiet"]);
+        assert_eq!(
+            display_command(&command, &root),
+            "qemu-system-x86_64 -kernel build/bench/vmlinuz -append \"console=ttyS0 quiet\""
+        );
+    }
+
+    #[test]
+    fn septa_boot_failures_become_reasons() {
+        let figure = report::Figure { name: "ipc-null".to_owned(), iterations: 1, total_nanoseconds: 2 };
+        let wall = Console { figures: vec![figure], ..Console::default() };
+        match septa_runs(vec![Ok(wall.clone()), Err("timed out".to_owned())]) {
+            report::Septa::Measured(runs) => {
+                assert_eq!(runs.wall, wall);
+                assert_eq!(runs.icount.unwrap().errors, ["icount boot: timed out"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            septa_runs(vec![Err("no BENCH line".to_owned())]),
+            report::Septa::Unavailable("no BENCH line".to_owned())
+        );
+    }
+}

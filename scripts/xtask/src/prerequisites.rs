@@ -1,0 +1,181 @@
+//! Host prerequisites: Rust targets and Debian packages that a command needs,
+//! checked and installed before the command does anything else.
+//!
+//! The list is data ([`required`]): each command names what it needs per
+//! architecture, and [`ensure`] installs what is missing, running
+//! `apt-get update` at most once per invocation.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::architecture::Architecture;
+
+/// A command of the build tool that has prerequisites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// `build` and `image`: compile the kernel and the entities.
+    Build,
+    /// `run`, `test` and `bench`: compile and boot under QEMU.
+    Boot,
+}
+
+/// One thing the host must have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prerequisite {
+    /// A Rust target of the pinned toolchain, added with `rustup target add`.
+    RustTarget(&'static str),
+    /// A program on `PATH`, installed from a Debian package.
+    Program {
+        program: &'static str,
+        debian_package: &'static str,
+    },
+}
+
+/// What `task` needs on the host for `architecture`.
+pub fn required(task: Task, architecture: Architecture) -> Vec<Prerequisite> {
+    let mut list = vec![Prerequisite::RustTarget(architecture.kernel_target())];
+    if task == Task::Boot {
+        list.push(Prerequisite::Program {
+            program: architecture.qemu_program(),
+            debian_package: architecture.qemu_package(),
+        });
+    }
+    list
+}
+
+/// Checks every prerequisite and installs the missing ones.
+pub fn ensure(root: &Path, prerequisites: &[Prerequisite]) -> Result<()> {
+    let mut installer = Installer {
+        package_lists_updated: false,
+    };
+    for prerequisite in prerequisites {
+        match prerequisite {
+            Prerequisite::RustTarget(target) => ensure_rust_target(root, target)?,
+            Prerequisite::Program {
+                program,
+                debian_package,
+            } => {
+                if find_program(program).is_none() {
+                    installer.install(program, debian_package)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ensure_rust_target(root: &Path, target: &str) -> Result<()> {
+    // Run from the workspace root so that rustup picks the toolchain pinned
+    // in rust-toolchain.toml, not the user's default.
+    let by_hand = format!("rustup target add {target}");
+    let output = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("could not run rustup to check for the Rust target {target}; install the target by hand: {by_hand}"))?;
+    if !output.status.success() {
+        bail!(
+            "`rustup target list --installed` failed ({}); install the target by hand: {by_hand}",
+            output.status
+        );
+    }
+    let installed = String::from_utf8_lossy(&output.stdout);
+    if installed.lines().any(|line| line.trim() == target) {
+        return Ok(());
+    }
+    println!("xtask: adding the Rust target {target}");
+    let status = Command::new("rustup")
+        .args(["target", "add", target])
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("could not run rustup; run by hand: {by_hand}"))?;
+    if !status.success() {
+        bail!("could not add the Rust target {target} ({status}); run by hand: {by_hand}");
+    }
+    Ok(())
+}
+
+struct Installer {
+    package_lists_updated: bool,
+}
+
+impl Installer {
+    fn install(&mut self, program: &str, package: &str) -> Result<()> {
+        let by_hand = format!("apt-get update && apt-get install -y {package} (as root)");
+        println!("xtask: {program} is not on PATH; installing the Debian package {package}");
+        if !self.package_lists_updated {
+            run_apt(&["update"])
+                .with_context(|| format!("could not install {package}; run by hand: {by_hand}"))?;
+            self.package_lists_updated = true;
+        }
+        run_apt(&["install", "-y", "--no-install-recommends", package])
+            .with_context(|| format!("could not install {package}; run by hand: {by_hand}"))?;
+        if find_program(program).is_none() {
+            bail!("installed {package} but {program} is still not on PATH; run by hand: {by_hand}");
+        }
+        Ok(())
+    }
+}
+
+fn run_apt(arguments: &[&str]) -> Result<()> {
+    let status = Command::new("apt-get")
+        .args(arguments)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdin(Stdio::null())
+        .status()
+        .context("could not run apt-get")?;
+    if !status.success() {
+        bail!("`apt-get {}` failed ({status})", arguments.join(" "));
+    }
+    Ok(())
+}
+
+/// The first executable called `program` on `PATH`.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|directory| directory.join(program))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_needs_only_the_rust_target() {
+        assert_eq!(
+            required(Task::Build, Architecture::X86_64),
+            [Prerequisite::RustTarget("x86_64-unknown-none")]
+        );
+    }
+
+    #[test]
+    fn booting_also_needs_qemu() {
+        assert_eq!(
+            required(Task::Boot, Architecture::X86_64),
+            [
+                Prerequisite::RustTarget("x86_64-unknown-none"),
+                Prerequisite::Program {
+                    program: "qemu-system-x86_64",
+                    debian_package: "qemu-system-x86"
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_programs_on_path() {
+        assert!(find_program("sh").is_some());
+        assert!(find_program("surely-not-a-program-on-any-path").is_none());
+    }
+}

@@ -1,0 +1,193 @@
+//! `cargo xtask test`: host unit tests, then every test system booted under
+//! QEMU, closing with one `N passed, N failed` line.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::architecture::Architecture;
+use crate::checks::{self, Tally};
+use crate::commands;
+use crate::host_tests;
+use crate::qemu::Accelerator;
+use crate::workspace::Workspace;
+
+/// How long a test system may run when its description does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A system whose description says `[system] test = true`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestSystem {
+    pub name: String,
+    pub timeout: Duration,
+}
+
+/// Reads the test settings of a system description: `None` when it is not a
+/// test system, else its timeout (`[system] timeout_seconds`, default 300).
+///
+/// The description is read loosely, as any TOML value: the image tool owns
+/// its schema and validates it; here only `test` and `timeout_seconds` matter.
+pub fn test_settings(text: &str) -> Result<Option<Duration>> {
+    let value: toml::Value = toml::from_str(text).context("not valid TOML")?;
+    let system = value.get("system");
+    let is_test = system
+        .and_then(|system| system.get("test"))
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(false);
+    if !is_test {
+        return Ok(None);
+    }
+    let timeout = match system.and_then(|system| system.get("timeout_seconds")) {
+        None => DEFAULT_TIMEOUT,
+        Some(toml::Value::Integer(seconds)) if *seconds > 0 => {
+            Duration::from_secs(u64::try_from(*seconds).unwrap_or(u64::MAX))
+        }
+        Some(other) => anyhow::bail!(
+            "[system] timeout_seconds must be a positive whole number of seconds, not {other}"
+        ),
+    };
+    Ok(Some(timeout))
+}
+
+/// Finds the test systems; a description that cannot be read is a failure.
+fn test_systems(workspace: &Workspace, tally: &mut Tally) -> Result<Vec<TestSystem>> {
+    let directory = workspace.systems_directory();
+    if !directory.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut systems = Vec::new();
+    for name in commands::system_names(workspace)? {
+        let path = directory.join(format!("{name}.toml"));
+        let settings = std::fs::read_to_string(&path)
+            .with_context(|| format!("could not read {}", path.display()))
+            .and_then(|text| test_settings(&text));
+        match settings {
+            Ok(Some(timeout)) => systems.push(TestSystem { name, timeout }),
+            Ok(None) => {}
+            Err(error) => tally.fail(format!("systems/{name}.toml: {error:#}")),
+        }
+    }
+    Ok(systems)
+}
+
+/// Runs every test. Returns whether everything passed; the closing line has
+/// been printed.
+pub fn run(workspace: &Workspace, architecture: Architecture) -> Result<bool> {
+    let mut tally = Tally::default();
+
+    println!("xtask: == host unit tests");
+    host_tests::run(workspace, &mut tally)?;
+
+    let systems = test_systems(workspace, &mut tally)?;
+    let names: Vec<&str> = systems.iter().map(|system| system.name.as_str()).collect();
+    println!(
+        "xtask: == system tests on {architecture}: {}",
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
+
+    // The bare-metal binaries are built even when no system test uses them:
+    // a kernel or entity that does not compile is a failure of the suite.
+    let built = match commands::build(workspace, architecture) {
+        Ok(_) => true,
+        Err(error) => {
+            println!("xtask: {error:#}");
+            tally.fail(format!("build for {architecture}: {error:#}"));
+            false
+        }
+    };
+
+    for system in &systems {
+        run_system(workspace, architecture, system, built, &mut tally);
+    }
+
+    if !tally.failures.is_empty() {
+        println!("xtask: == failures");
+        for failure in &tally.failures {
+            // An image tool diagnostic spans lines: indent all but the first.
+            println!("FAIL {}", failure.replace('\n', "\n     "));
+        }
+    }
+    println!("{}", tally.summary_line());
+    Ok(tally.failed == 0)
+}
+
+fn run_system(
+    workspace: &Workspace,
+    architecture: Architecture,
+    system: &TestSystem,
+    built: bool,
+    tally: &mut Tally,
+) {
+    let name = &system.name;
+    println!(
+        "xtask: == system {name} (timeout {} s)",
+        system.timeout.as_secs()
+    );
+    if !built {
+        tally.fail(format!("system {name}: not booted: the build failed"));
+        return;
+    }
+    if let Err(error) = commands::image(workspace, architecture, name) {
+        println!("xtask: {error:#}");
+        tally.fail(format!("system {name}: no image: {error:#}"));
+        return;
+    }
+    let outcome = match commands::boot(
+        workspace,
+        architecture,
+        name,
+        Accelerator::Tcg,
+        system.timeout,
+        false,
+    ) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            println!("xtask: {error:#}");
+            tally.fail(format!("system {name}: not booted: {error:#}"));
+            return;
+        }
+    };
+    let console = checks::tally_console(outcome.console.iter().map(String::as_str));
+    println!(
+        "xtask: system {name}: {}; checks: {} passed, {} failed",
+        outcome.ending.describe(),
+        console.passed,
+        console.failures.len()
+    );
+    tally.add_console(name, &console);
+    if !outcome.ending.is_success() {
+        tally.fail(format!("system {name}: {}", outcome.ending.describe()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_test_settings_loosely() {
+        let text = "[system]\nname = \"demo\"\ntest = true\nunknown = [1, 2]\n\n[[entity]]\nname = \"x\"\n";
+        assert_eq!(test_settings(text).unwrap(), Some(DEFAULT_TIMEOUT));
+        let text = "[system]\ntest = true\ntimeout_seconds = 30\n";
+        assert_eq!(test_settings(text).unwrap(), Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn systems_are_not_tests_unless_they_say_so() {
+        assert_eq!(test_settings("[system]\nname = \"demo\"\n").unwrap(), None);
+        assert_eq!(test_settings("[system]\ntest = false\n").unwrap(), None);
+        assert_eq!(test_settings("test = true\n").unwrap(), None);
+        assert_eq!(test_settings("").unwrap(), None);
+    }
+
+    #[test]
+    fn rejects_bad_descriptions() {
+        assert!(test_settings("[system\n").is_err());
+        assert!(test_settings("[system]\ntest = true\ntimeout_seconds = \"soon\"\n").is_err());
+        assert!(test_settings("[system]\ntest = true\ntimeout_seconds = 0\n").is_err());
+    }
+}
