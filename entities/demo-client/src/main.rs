@@ -7,16 +7,17 @@ use septa_interfaces::echo::EchoClient;
 use septa_runtime::ipc::Endpoint;
 use septa_runtime::{println, startup};
 
+
 septa_runtime::entry!(main);
 
 fn main() -> i32 {
-    let name = startup::name();
+    let intruder = startup::arguments().get(1) == Some(&"intruder");
+    let name = if intruder { "intruder" } else { "client" };
     let Some(endpoint) = Endpoint::named("echo") else {
         println!("[{name}] no capability named 'echo'");
         return 2;
     };
     let mut echo = EchoClient::new(endpoint);
-    let intruder = startup::arguments().get(1) == Some(&"intruder");
     match echo.ping(42) {
         Ok(value) => println!("[{name}] Echo.ping(42) -> {value}: granted"),
         Err(error) => {

@@ -21,13 +21,13 @@ septa_runtime::entry!(main);
 pub const OTHER_ENTITY_ADDRESS: usize = 0x0000_2000_0000_0000;
 
 fn attempt(kind: &str) -> u64 {
-    let name = startup::name();
+    let name = "probe";
     println!("[{name}] attempting {kind}");
     // SAFETY: none of these accesses is sound: each is meant to fault, and the kernel stops
     // this entity. Reaching the line after one means isolation failed.
     unsafe {
         match kind {
-            "read-kernel" => core::ptr::read_volatile(0xffff_ffff_8020_0000usize as *const u64),
+            "read-kernel" => core::ptr::read_volatile(0xffff_ffff_8040_0000usize as *const u64),
             "read-physical" => core::ptr::read_volatile(0xffff_8000_0010_0000usize as *const u64),
             "read-other" => core::ptr::read_volatile(OTHER_ENTITY_ADDRESS as *const u64),
             "write-code" => {
@@ -56,7 +56,7 @@ struct Probe {
 impl system_test::SystemTestServer for Probe {
     fn null(&mut self, _sender: u32) -> Result<(), u32> {
         let value = attempt(self.kind);
-        println!("[{}] {} succeeded (read {value:#x}): isolation is broken", startup::name(), self.kind);
+        println!("[probe] {} succeeded (read {value:#x}): isolation is broken", self.kind);
         Ok(())
     }
 
@@ -69,7 +69,7 @@ fn main() -> i32 {
     let kind = startup::arguments().get(1).copied().unwrap_or("read-kernel");
     if kind == "now" {
         attempt("read-kernel");
-        println!("[{}] still running after touching kernel memory: isolation is broken", startup::name());
+        println!("[probe] still running after touching kernel memory: isolation is broken");
         return 1;
     }
     let mut probe = Probe { kind };

@@ -32,9 +32,9 @@ fn main() -> i32 {
     }
     let elapsed = system::now().saturating_sub(start);
     if wrong == 0 && failed == 0 {
-        println!("[check] PASS stress: {name} made {calls} calls, every answer right ({} ns/call)", elapsed / calls.max(1));
+        println!("[check] PASS stress: client {bit} made {calls} calls, every answer right ({} ns/call)", elapsed / calls.max(1));
     } else {
-        println!("[check] FAIL stress: {name}: {wrong} wrong answers, {failed} failed calls of {calls}");
+        println!("[check] FAIL stress: client {bit}: {wrong} wrong answers, {failed} failed calls of {calls}");
     }
     if let Some(done) = startup::handle("done") {
         let _ = system::notify(done, 1 << bit);

@@ -315,19 +315,16 @@ fn generate_reply_struct(out: &mut Out, method: &Method) {
 }
 
 fn generate_client(out: &mut Out, interface: &Interface, client: &str) {
-    out.line(
+    out.documentation(
         1,
+        "///",
         &format!(
-            "/// Client of `{}`: one method per IPC method, over a [`Transport`].",
+            "Client of `{}`: one method per IPC method, over a [`Transport`].\n\n\
+             Its request and reply buffers are allocated once, by `new`; a call allocates only \
+             the `String`s and `Vec`s of the reply it returns.",
             interface.name
         ),
     );
-    out.line(1, "///");
-    out.line(
-        1,
-        "/// Its request and reply buffers are allocated once, by `new`; a call allocates only",
-    );
-    out.line(1, "/// the `String`s and `Vec`s of the reply it returns.");
     out.line(1, &format!("pub struct {client}<T: Transport> {{"));
     out.line(2, "transport: T,");
     out.line(2, "request: ::alloc::vec::Vec<u8>,");
@@ -446,19 +443,17 @@ fn generate_client_method(out: &mut Out, method: &Method) {
 }
 
 fn generate_server(out: &mut Out, interface: &Interface, server: &str) {
-    out.line(
+    out.documentation(
         1,
+        "///",
         &format!(
-            "/// Server side of `{}`: implement it and hand requests to [`dispatch`].",
+            "Server side of `{}`: implement it and hand requests to [`dispatch`].\n\n\
+             `sender` is the calling entity, as the kernel stamped it. An `Err` is an \
+             application status (at least [`::septa_abi::status::APPLICATION`]), sent back with \
+             an empty reply.",
             interface.name
         ),
     );
-    out.line(1, "///");
-    out.line(
-        1,
-        "/// `sender` is the calling entity, as the kernel stamped it. An `Err` is an application",
-    );
-    out.line(1, "/// status (at least [`::septa_abi::status::APPLICATION`]), sent back with an empty reply.");
     out.line(1, &format!("pub trait {server} {{"));
     for (index, method) in interface.methods.iter().enumerate() {
         if index > 0 {
@@ -483,23 +478,18 @@ fn generate_server(out: &mut Out, interface: &Interface, server: &str) {
 }
 
 fn generate_dispatch(out: &mut Out, interface: &Interface, server: &str) {
-    out.line(
+    out.documentation(
         1,
+        "///",
         &format!(
-            "/// Decodes one request for `{}`, calls `server` and encodes its reply into `reply`.",
+            "Decodes one request for `{}`, calls `server` and encodes its reply into `reply`.\n\n\
+             Returns the reply's length (0 only when `reply` cannot hold a message header). \
+             Never panics: a request for another interface or an unknown method is answered \
+             with `UNKNOWN_METHOD`; one whose sizes, slices or strings are malformed with \
+             `BAD_REQUEST`.",
             interface.name
         ),
     );
-    out.line(1, "///");
-    out.line(
-        1,
-        "/// Returns the reply's length (0 only when `reply` cannot hold a message header). Never",
-    );
-    out.line(
-        1,
-        "/// panics: a request for another interface or an unknown method is answered with",
-    );
-    out.line(1, "/// `UNKNOWN_METHOD`; one whose sizes, slices or strings are malformed with `BAD_REQUEST`.");
     out.list(
         1,
         &format!("pub fn dispatch<S: {server}>("),

@@ -30,6 +30,13 @@ pub(crate) struct SystemSection {
     pub exit_with: Option<Spanned<String>>,
     #[serde(default)]
     pub audit_only: bool,
+    /// Read by `cargo xtask test`: the system is a system test.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub test: bool,
+    /// Read by `cargo xtask test`: how long the system test may run.
+    #[allow(dead_code)]
+    pub timeout_seconds: Option<Spanned<u64>>,
 }
 
 /// `[[entity]]`.

@@ -33,8 +33,8 @@ pub mod echo {
 
     /// Client of `Echo`: one method per IPC method, over a [`Transport`].
     ///
-    /// Its request and reply buffers are allocated once, by `new`; a call allocates only
-    /// the `String`s and `Vec`s of the reply it returns.
+    /// Its request and reply buffers are allocated once, by `new`; a call allocates only the
+    /// `String`s and `Vec`s of the reply it returns.
     pub struct EchoClient<T: Transport> {
         transport: T,
         request: ::alloc::vec::Vec<u8>,
@@ -113,8 +113,8 @@ pub mod echo {
 
     /// Server side of `Echo`: implement it and hand requests to [`dispatch`].
     ///
-    /// `sender` is the calling entity, as the kernel stamped it. An `Err` is an application
-    /// status (at least [`::septa_abi::status::APPLICATION`]), sent back with an empty reply.
+    /// `sender` is the calling entity, as the kernel stamped it. An `Err` is an application status
+    /// (at least [`::septa_abi::status::APPLICATION`]), sent back with an empty reply.
     pub trait EchoServer {
         /// Returns the value it was given.
         fn ping(&mut self, sender: u32, value: u64) -> Result<u64, u32>;
@@ -135,9 +135,9 @@ pub mod echo {
 
     /// Decodes one request for `Echo`, calls `server` and encodes its reply into `reply`.
     ///
-    /// Returns the reply's length (0 only when `reply` cannot hold a message header). Never
-    /// panics: a request for another interface or an unknown method is answered with
-    /// `UNKNOWN_METHOD`; one whose sizes, slices or strings are malformed with `BAD_REQUEST`.
+    /// Returns the reply's length (0 only when `reply` cannot hold a message header). Never panics:
+    /// a request for another interface or an unknown method is answered with `UNKNOWN_METHOD`; one
+    /// whose sizes, slices or strings are malformed with `BAD_REQUEST`.
     pub fn dispatch<S: EchoServer>(server: &mut S, request: &[u8], reply: &mut [u8]) -> usize {
         let Some((header, body)) = crate::wire::split(request) else {
             return crate::wire::bad_request(reply, &crate::wire::header(request));
