@@ -15,13 +15,14 @@ use septa_monitor::{Direction, Message, Verdict};
 /// Copies a message from the current entity into the staging buffer; returns its length.
 fn stage(kernel: &mut Kernel, address: u64) -> Result<usize, Error> {
     let root = kernel.entities[kernel.current_entity() as usize].root;
+    user::read(root, address, &mut kernel.staging[..MESSAGE_HEADER_SIZE])?;
     let mut header_bytes = [0u8; MESSAGE_HEADER_SIZE];
-    user::read(root, address, &mut header_bytes)?;
+    header_bytes.copy_from_slice(&kernel.staging[..MESSAGE_HEADER_SIZE]);
     let mut header = MessageHeader::from_bytes(&header_bytes);
     let length = header.total_size().ok_or(Error::Malformed)?;
+    user::read(root, address + MESSAGE_HEADER_SIZE as u64, &mut kernel.staging[MESSAGE_HEADER_SIZE..length])?;
     header.sender = kernel.current_entity();
     kernel.staging[..MESSAGE_HEADER_SIZE].copy_from_slice(&header.to_bytes());
-    user::read(root, address + MESSAGE_HEADER_SIZE as u64, &mut kernel.staging[MESSAGE_HEADER_SIZE..length])?;
     Ok(length)
 }
 
@@ -95,8 +96,6 @@ pub fn call(kernel: &mut Kernel, handle: u64, request: u64, reply_buffer: u64, r
     if !kernel.endpoints[endpoint as usize].alive {
         return Err(Error::PeerGone);
     }
-    let caller_root = kernel.entities[kernel.current_entity() as usize].root;
-    user::check_writable(caller_root, reply_buffer, reply_size.min(septa_abi::MESSAGE_MAX_SIZE as u64) as usize)?;
     let length = stage(kernel, request)?;
     let target = kernel.endpoints[endpoint as usize].owner;
     check(kernel, length, target, Direction::Request)?;
@@ -157,8 +156,6 @@ pub fn receive(kernel: &mut Kernel, handle: u64, buffer: u64, size: u64, timeout
         // Receiving again without replying would strand the caller: refuse.
         return Err(Error::InvalidArgument);
     }
-    let root = kernel.entities[kernel.current_entity() as usize].root;
-    user::check_writable(root, buffer, size.min(septa_abi::MESSAGE_MAX_SIZE as u64) as usize)?;
     kernel.threads[receiver as usize].state = State::Receiving { endpoint, buffer, size };
     if let Some(sender) = kernel.endpoints[endpoint as usize].senders.pop_front() {
         let State::Sending { message, reply_buffer, reply_size, .. } =

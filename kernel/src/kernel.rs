@@ -241,7 +241,8 @@ impl Kernel {
     /// Switches directly to `thread` (already removed from any queue), leaving the current one
     /// runnable at the front of nothing: the caller must have queued or blocked it.
     pub fn switch_to(&mut self, thread: ThreadId) {
-        self.ready.remove(thread);
+        let priority = self.threads[thread as usize].priority;
+        self.ready.remove(thread, priority);
         self.current = Some(thread);
     }
 
@@ -305,7 +306,8 @@ impl Kernel {
                 }
             }
             State::Ready => {
-                self.ready.remove(thread);
+                let priority = self.threads[thread as usize].priority;
+                self.ready.remove(thread, priority);
             }
             State::Sleeping | State::Dead => {}
         }

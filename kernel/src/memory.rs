@@ -102,9 +102,50 @@ pub mod user {
         Ok(())
     }
 
-    /// Copies `bytes` to `address` in the entity with root `root`; every page must be writable.
+    /// Most pages one write may touch (a largest message, unaligned, spans five).
+    const WRITE_PAGES_MAX: usize = 8;
+
+    /// Copies `bytes` to `address` in the entity with root `root`. Every page is translated,
+    /// and must be writable, before any byte is written, so a failed write changes nothing.
     pub fn write(root: u64, address: u64, bytes: &[u8]) -> Result<(), Error> {
-        check_writable(root, address, bytes.len())?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let end = address.checked_add(bytes.len() as u64).ok_or(Error::BadAddress)?;
+        let first_page = address & !0xfff;
+        let page_count = ((end - 1 - first_page) / 4096 + 1) as usize;
+        if page_count > WRITE_PAGES_MAX {
+            check_writable(root, address, bytes.len())?;
+            return write_unchecked(root, address, bytes);
+        }
+        let mut frames = [0u64; WRITE_PAGES_MAX];
+        for (index, frame) in frames[..page_count].iter_mut().enumerate() {
+            match paging::translate(root, first_page + index as u64 * 4096) {
+                Some(translation) if translation.writable => *frame = translation.physical,
+                _ => return Err(Error::BadAddress),
+            }
+        }
+        let mut done = 0usize;
+        for (index, frame) in frames[..page_count].iter().enumerate() {
+            let page = first_page + index as u64 * 4096;
+            let start = address.max(page);
+            let chunk = ((page + 4096).min(end) - start) as usize;
+            // SAFETY: the frame was translated above as a writable user page of this entity;
+            // the chunk stays inside it and inside the direct map.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    bytes[done..].as_ptr(),
+                    (paging::physical_to_virtual(*frame) + (start - page)) as *mut u8,
+                    chunk,
+                )
+            };
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Copies page by page, translating as it goes; the caller checked the whole range.
+    fn write_unchecked(root: u64, address: u64, bytes: &[u8]) -> Result<(), Error> {
         let mut done = 0usize;
         while done < bytes.len() {
             let current = address + done as u64;

@@ -47,18 +47,20 @@ impl<Thread: Copy + PartialEq> ReadyQueues<Thread> {
         if self.occupied == 0 { None } else { Some(31 - self.occupied.leading_zeros() as u8) }
     }
 
-    /// Removes a thread wherever it is queued; returns whether it was.
-    pub fn remove(&mut self, thread: Thread) -> bool {
-        for level in 0..PRIORITY_LEVELS {
-            if let Some(position) = self.levels[level].iter().position(|queued| *queued == thread) {
-                self.levels[level].remove(position);
-                if self.levels[level].is_empty() {
-                    self.occupied &= !(1 << level);
-                }
-                return true;
-            }
+    /// Removes a thread queued at `priority`; returns whether it was there.
+    pub fn remove(&mut self, thread: Thread, priority: u8) -> bool {
+        let level = (priority as usize).min(PRIORITY_LEVELS - 1);
+        if self.occupied & (1 << level) == 0 {
+            return false;
         }
-        false
+        let Some(position) = self.levels[level].iter().position(|queued| *queued == thread) else {
+            return false;
+        };
+        self.levels[level].remove(position);
+        if self.levels[level].is_empty() {
+            self.occupied &= !(1 << level);
+        }
+        true
     }
 
     /// Whether no thread is ready.
@@ -93,8 +95,9 @@ mod tests {
         queues.push(1u32, 200);
         queues.push(2, 31);
         assert_eq!(queues.highest(), Some(31));
-        assert!(queues.remove(1));
-        assert!(!queues.remove(1));
+        assert!(!queues.remove(1, 30));
+        assert!(queues.remove(1, 200));
+        assert!(!queues.remove(1, 31));
         assert_eq!(queues.pop(), Some(2));
         assert_eq!(queues.highest(), None);
     }

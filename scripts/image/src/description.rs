@@ -32,10 +32,10 @@ pub(crate) struct SystemSection {
     pub audit_only: bool,
     /// Read by `cargo xtask test`: the system is a system test.
     #[serde(default)]
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "read by `cargo xtask test`")]
     pub test: bool,
     /// Read by `cargo xtask test`: how long the system test may run.
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "read by `cargo xtask test`")]
     pub timeout_seconds: Option<Spanned<u64>>,
 }
 

@@ -262,3 +262,23 @@ fn interface_definition_errors_name_the_definition_file() {
         Path::new("../idl/tests/fixtures/duplicate_interface_id/second.toml")
     );
 }
+
+#[test]
+fn every_system_in_the_tree_builds() {
+    // Any binary name resolves to a stand-in: this checks the descriptions and their policy
+    // tests; `cargo xtask image` checks the binaries exist.
+    let stand_in = |_: &str| Some(PathBuf::from("tests/binaries/demo-client"));
+    let mut built = 0;
+    for entry in std::fs::read_dir("../../systems").expect("the systems directory exists") {
+        let path = entry.expect("readable").path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "toml")
+        {
+            septa_image::build(&path, interfaces(), &stand_in)
+                .unwrap_or_else(|diagnostic| panic!("{diagnostic}"));
+            built += 1;
+        }
+    }
+    assert!(built > 0, "systems/ holds at least one description");
+}
