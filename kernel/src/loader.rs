@@ -5,15 +5,9 @@ use crate::kernel::{Entity, EntityId, Kernel, Object};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use elf::ElfBytes;
-use elf::abi::{PF_W, PF_X, PT_LOAD};
-use elf::endian::LittleEndian;
 use septa_abi::startup;
 use septa_boot_image::EntityImage;
 use septa_kernel_core::capability::CapabilityTable;
-
-#[cfg(target_arch = "x86_64")]
-const MACHINE: u16 = elf::abi::EM_X86_64;
 
 /// Creates `entity`'s address space from its ELF file and returns its first thread's context.
 pub fn load(
@@ -37,43 +31,25 @@ pub fn load(
         thread_count: 0,
         map_cursor: startup::MAP_BASE as u64,
     });
-    let file = ElfBytes::<LittleEndian>::minimal_parse(image.elf)
-        .map_err(|error| format!("entity '{name}': not an ELF file: {error}"))?;
-    if file.ehdr.e_machine != MACHINE || file.ehdr.e_type != elf::abi::ET_EXEC {
-        return Err(format!("entity '{name}': not a static {} executable", arch::NAME));
-    }
-    let segments = file.segments().ok_or_else(|| format!("entity '{name}': no program headers"))?;
-    for segment in segments.iter().filter(|segment| segment.p_type == PT_LOAD) {
-        let writable = segment.p_flags & PF_W != 0;
-        let executable = segment.p_flags & PF_X != 0;
-        if writable && executable {
-            return Err(format!(
-                "entity '{name}': segment at {:#x} is writable and executable (W^X)",
-                segment.p_vaddr
-            ));
-        }
-        let start = segment.p_vaddr;
-        let end = start
-            .checked_add(segment.p_memsz)
-            .filter(|end| *end <= startup::USER_END as u64 && start >= startup::USER_LOWEST as u64)
-            .ok_or_else(|| format!("entity '{name}': segment at {start:#x} outside user space"))?;
-        let file_start = segment.p_offset as usize;
-        let file_end = file_start
-            .checked_add(segment.p_filesz as usize)
-            .filter(|end| *end <= image.elf.len() && segment.p_filesz <= segment.p_memsz)
-            .ok_or_else(|| format!("entity '{name}': segment at {start:#x} outside the file"))?;
-        let contents = &image.elf[file_start..file_end];
-        let mut page = start & !0xfff;
-        while page < end {
-            let frame = allocate_page(kernel, identity, page, Access { writable, executable })
+    let user_space = startup::USER_LOWEST as u64..startup::USER_END as u64;
+    let executable = septa_kernel_core::executable::parse(image.elf, arch::ELF_MACHINE, user_space)
+        .map_err(|error| format!("entity '{name}': {error}"))?;
+    for segment in &executable.segments {
+        let contents = &image.elf[segment.file.clone()];
+        let access = Access { writable: segment.writable, executable: segment.executable };
+        let mut page = segment.start & !0xfff;
+        while page < segment.end {
+            let frame = allocate_page(kernel, identity, page, access)
                 .map_err(|error| format!("entity '{name}': {error}"))?;
             // Copy the part of the file that falls in this page.
             let page_end = page + 4096;
-            let copy_start = start.max(page);
-            let copy_end = (start + contents.len() as u64).min(page_end);
+            let copy_start = segment.start.max(page);
+            let copy_end = (segment.start + contents.len() as u64).min(page_end);
             if copy_start < copy_end {
-                let source = &contents[(copy_start - start) as usize..(copy_end - start) as usize];
-                // SAFETY: the frame was just allocated for this page and is in the direct map.
+                let source = &contents
+                    [(copy_start - segment.start) as usize..(copy_end - segment.start) as usize];
+                // SAFETY: the frame was just allocated for this page and is in the direct map;
+                // the copy stays inside the page.
                 unsafe {
                     core::ptr::copy_nonoverlapping(
                         source.as_ptr(),
@@ -109,7 +85,7 @@ pub fn load(
             block.len(),
         )
     };
-    Ok(arch::cpu::user_context(file.ehdr.e_entry, startup::STACK_TOP as u64, startup::STARTUP_ADDRESS as u64))
+    Ok(arch::cpu::user_context(executable.entry, startup::STACK_TOP as u64, startup::STARTUP_ADDRESS as u64))
 }
 
 /// Allocates, accounts and maps one zeroed page for an entity.

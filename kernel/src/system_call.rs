@@ -70,10 +70,10 @@ pub fn dispatch(kernel: &mut Kernel) {
         }
         _ => Err(Error::NoSuchCall),
     };
-    if let Err(error) = result {
-        if kernel.current == Some(thread) {
-            kernel.set_current_return(Err(error), 0);
-        }
+    if let Err(error) = result
+        && kernel.current == Some(thread)
+    {
+        kernel.set_current_return(Err(error), 0);
     }
 }
 
@@ -107,10 +107,11 @@ fn reply_receive(kernel: &mut Kernel, context: &arch::Context) -> Result<(), Err
     // receiving, as in seL4's ReplyRecv.
     let replied = caller.is_some() && ipc::reply(kernel, context.argument(0)).is_ok();
     ipc::receive(kernel, context.argument(1), context.argument(2), context.argument(3), context.argument(4))?;
-    if let (true, Some(caller)) = (replied, caller) {
-        if kernel.current.is_none() && matches!(kernel.threads[caller as usize].state, State::Ready) {
-            kernel.switch_to(caller);
-        }
+    if let (true, Some(caller)) = (replied, caller)
+        && kernel.current.is_none()
+        && matches!(kernel.threads[caller as usize].state, State::Ready)
+    {
+        kernel.switch_to(caller);
     }
     Ok(())
 }

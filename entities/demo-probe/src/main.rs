@@ -6,6 +6,11 @@
 //! Attempts: `read-kernel` (the kernel image), `read-physical` (the kernel's direct map of
 //! RAM), `read-other` (an address another entity has mapped), `write-code` (its own code),
 //! `execute-data` (its own stack), `now` (at start, without waiting: the demo's faulty entity).
+//!
+//! With the argument `shared` it is instead the shared-memory reader: it maps the region named
+//! `bulk` read-only at [`SHARED_ADDRESS`], answers `sized(data)` with the region's first
+//! `data.len()` bytes, and answers `sized(b"write")` by trying to write the region (which must
+//! stop it: its capability grants reading only).
 #![no_std]
 #![no_main]
 
@@ -16,6 +21,9 @@ use septa_interfaces::system_test;
 use septa_runtime::{println, startup};
 
 septa_runtime::entry!(main);
+
+/// Where the shared-memory reader maps the region `bulk`.
+pub const SHARED_ADDRESS: usize = 0x0000_3000_0000_0000;
 
 /// Where the test driver maps memory holding a secret; never mapped here.
 pub const OTHER_ENTITY_ADDRESS: usize = 0x0000_2000_0000_0000;
@@ -51,6 +59,7 @@ fn attempt(kind: &str) -> u64 {
 
 struct Probe {
     kind: &'static str,
+    shared_size: usize,
 }
 
 impl system_test::SystemTestServer for Probe {
@@ -61,7 +70,19 @@ impl system_test::SystemTestServer for Probe {
     }
 
     fn sized(&mut self, _sender: u32, data: &[u8]) -> Result<Vec<u8>, u32> {
-        Ok(data.to_vec())
+        if self.shared_size == 0 {
+            return Ok(data.to_vec());
+        }
+        if data == b"write" {
+            // SAFETY: the region is mapped read-only; this write must fault and stop the entity.
+            unsafe { core::ptr::write_volatile(SHARED_ADDRESS as *mut u8, 1) };
+            println!("[probe] wrote to a read-only shared region: isolation is broken");
+            return Ok(Vec::new());
+        }
+        let length = data.len().min(self.shared_size);
+        // SAFETY: the kernel mapped `shared_size` readable bytes at SHARED_ADDRESS at start.
+        let region = unsafe { core::slice::from_raw_parts(SHARED_ADDRESS as *const u8, length) };
+        Ok(region.to_vec())
     }
 }
 
@@ -72,6 +93,17 @@ fn main() -> i32 {
         println!("[probe] still running after touching kernel memory: isolation is broken");
         return 1;
     }
-    let mut probe = Probe { kind };
+    let mut shared_size = 0;
+    if kind == "shared" {
+        let handle = startup::handle("bulk").unwrap_or(0);
+        match septa_runtime::system::map_shared_memory(handle, SHARED_ADDRESS) {
+            Ok(size) => shared_size = size,
+            Err(error) => {
+                println!("[probe] cannot map the shared region: {}", error.description());
+                return 1;
+            }
+        }
+    }
+    let mut probe = Probe { kind, shared_size };
     septa_runtime::ipc::serve("endpoint", |request, reply| system_test::dispatch(&mut probe, request, reply))
 }

@@ -15,6 +15,8 @@ use septa_runtime::{println, startup, system};
 
 septa_runtime::entry!(main);
 
+/// Where the driver maps the shared region `bulk`.
+const SHARED_ADDRESS: usize = 0x0000_3000_0000_0000;
 /// Where the driver keeps a secret that `demo-probe read-other` tries to read.
 const SECRET_ADDRESS: usize = 0x0000_2000_0000_0000;
 /// Probe entities and the attempt each makes.
@@ -22,7 +24,7 @@ const PROBES: [&str; 5] = ["read-kernel", "read-physical", "read-other", "write-
 /// Stress clients that report through the `done` notification.
 const STRESS_CLIENTS: u64 = 2;
 /// Checks this driver prints, plus one per stress client.
-const PLAN: usize = 24 + PROBES.len() + STRESS_CLIENTS as usize;
+const PLAN: usize = 27 + PROBES.len() + STRESS_CLIENTS as usize;
 
 struct Checks {
     failed: i32,
@@ -157,7 +159,7 @@ fn main() -> i32 {
     let secret = system::map_memory(SECRET_ADDRESS, 4096, protection::READ | protection::WRITE);
     if let Ok(address) = secret {
         // SAFETY: the kernel just mapped this page writable for this entity.
-        unsafe { core::ptr::write_volatile(address as *mut u64, 0x5ec2_e7) };
+        unsafe { core::ptr::write_volatile(address as *mut u64, 0x005e_c2e7) };
     }
     for probe in PROBES {
         let name = alloc::format!("probe-{probe}");
@@ -168,6 +170,20 @@ fn main() -> i32 {
         let check = alloc::format!("isolation: {probe} stops the probe, not the system");
         checks.check(&check, result == Err(CallError::ServerGone), format_args!("{result:?}"));
     }
+    // Shared memory: written here, read by another entity through its read-only mapping.
+    let text = b"septa shared memory";
+    let mapped = system::map_shared_memory(startup::handle("bulk").unwrap_or(0), SHARED_ADDRESS);
+    checks.check("shared memory: the region maps with its size", mapped == Ok(4096), format_args!("{mapped:?}"));
+    if mapped.is_ok() {
+        // SAFETY: the kernel just mapped 4096 writable bytes at SHARED_ADDRESS for this entity.
+        unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), SHARED_ADDRESS as *mut u8, text.len()) };
+    }
+    let mut reader = Endpoint::named("reader").map(SystemTestClient::new);
+    let seen = reader.as_mut().map(|reader| reader.sized(&[0; 19]));
+    checks.check("shared memory: another entity reads what was written", matches!(&seen, Some(Ok(bytes)) if bytes == text), format_args!("{seen:?}"));
+    let wrote = reader.as_mut().map(|reader| reader.sized(b"write"));
+    checks.check("shared memory: a read-only mapping cannot be written", wrote == Some(Err(CallError::ServerGone)), format_args!("{wrote:?}"));
+
     let ping = echo.ping(8);
     checks.check("containment: the server still answers after the faults", ping == Ok(8), format_args!("{ping:?}"));
 

@@ -9,5 +9,6 @@
 extern crate alloc;
 
 pub mod capability;
+pub mod executable;
 pub mod frames;
 pub mod scheduler;

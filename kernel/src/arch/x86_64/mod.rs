@@ -12,6 +12,9 @@ pub use cpu::TrapFrame as Context;
 /// Name of this architecture, for messages.
 pub const NAME: &str = "x86_64";
 
+/// The ELF `e_machine` of entity executables (`EM_X86_64`).
+pub const ELF_MACHINE: u16 = 62;
+
 /// A processor exception raised by user code.
 #[derive(Clone, Copy, Debug)]
 pub struct Fault {

@@ -93,7 +93,7 @@ pub fn initialise() {
     // addresses follow from the image's fixed offset, and the image keeps running through the
     // same virtual addresses, only with narrower permissions, when CR3 is reloaded.
     unsafe {
-        let area = &mut *(&raw mut KERNEL_TABLES_AREA);
+        let area = &raw mut KERNEL_TABLES_AREA;
         let physical = |virtual_address: u64| virtual_address - KERNEL_VIRTUAL_OFFSET;
         for page in (text_start..end).step_by(4096) {
             let offset = page - window;
@@ -105,11 +105,11 @@ pub fn initialise() {
             if page >= rodata_end {
                 flags |= WRITABLE;
             }
-            area.tables[directory_index][table_index] = physical(page) | flags;
-            area.directory[directory_index] =
-                physical(&raw const area.tables[directory_index] as u64) | PRESENT | WRITABLE;
+            (*area).tables[directory_index][table_index] = physical(page) | flags;
+            (*area).directory[directory_index] =
+                physical(&raw const (*area).tables[directory_index] as u64) | PRESENT | WRITABLE;
         }
-        let directory = physical(&raw const area.directory as u64);
+        let directory = physical(&raw const (*area).directory as u64);
         let pml4 = &mut *table(root);
         let kernel_pdpt = pml4[511] & ADDRESS_MASK;
         (*table(kernel_pdpt))[510] = directory | PRESENT | WRITABLE;
