@@ -55,7 +55,7 @@ fn open_sees_every_field_and_the_sender() {
 fn transfer_returns_a_reply_struct() {
     let mut client = echo_client();
     let data: Vec<u8> = (0..4096u32).map(|index| index as u8).collect();
-    let expected = data.iter().map(|byte| u64::from(*byte)).sum();
+    let expected = common::word_checksum(&data);
     assert_eq!(
         client.transfer(&data),
         Ok(TransferReply {

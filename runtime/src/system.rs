@@ -58,3 +58,8 @@ pub fn wait(handle: u32, timeout: u64) -> Result<u64, Error> {
 pub fn timestamp() -> u64 {
     crate::arch::timestamp()
 }
+
+/// Executes exactly `2 * count` instructions, to calibrate instruction counts in benchmarks.
+pub fn instruction_loop(count: u64) {
+    crate::arch::instruction_loop(count)
+}

@@ -14,6 +14,17 @@ septa_runtime::entry!(main);
 
 struct Echo;
 
+/// Wrapping sum of `data` as little-endian 64-bit words, the last one zero-padded: the
+/// `Echo.transfer` checksum.
+fn word_checksum(data: &[u8]) -> u64 {
+    data.chunks(8).fold(0u64, |sum, chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        sum.wrapping_add(u64::from_le_bytes(word))
+    })
+}
+
+
 impl echo::EchoServer for Echo {
     fn ping(&mut self, _sender: u32, value: u64) -> Result<u64, u32> {
         Ok(value)
@@ -34,7 +45,7 @@ impl echo::EchoServer for Echo {
     }
 
     fn transfer(&mut self, _sender: u32, data: &[u8]) -> Result<echo::TransferReply, u32> {
-        let checksum = data.iter().fold(0u64, |sum, byte| sum.wrapping_add(*byte as u64));
+        let checksum = word_checksum(data);
         Ok(echo::TransferReply { length: data.len() as u64, checksum })
     }
 }

@@ -46,9 +46,7 @@ impl EchoServer for TestServer {
 
     fn transfer(&mut self, sender: u32, data: &[u8]) -> Result<TransferReply, u32> {
         self.last_sender = Some(sender);
-        let checksum = data
-            .iter()
-            .fold(0u64, |sum, byte| sum.wrapping_add(u64::from(*byte)));
+        let checksum = word_checksum(data);
         Ok(TransferReply {
             length: data.len() as u64,
             checksum,
@@ -176,4 +174,14 @@ impl XorShift {
     pub fn bytes(&mut self, length: usize) -> Vec<u8> {
         (0..length).map(|_| self.next() as u8).collect()
     }
+}
+
+/// Wrapping sum of `data` as little-endian 64-bit words, the last one zero-padded: the
+/// `Echo.transfer` checksum.
+pub fn word_checksum(data: &[u8]) -> u64 {
+    data.chunks(8).fold(0u64, |sum, chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        sum.wrapping_add(u64::from_le_bytes(word))
+    })
 }

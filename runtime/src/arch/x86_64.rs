@@ -43,3 +43,16 @@ pub fn timestamp() -> u64 {
     // SAFETY: rdtsc has no side effects.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
+
+/// Runs a register-only loop of exactly `2 * count` instructions (`dec; jnz`), to calibrate
+/// instruction counts in benchmarks.
+#[inline(never)]
+pub fn instruction_loop(count: u64) {
+    if count == 0 {
+        return;
+    }
+    // SAFETY: touches only the one register it is given; no memory, no stack.
+    unsafe {
+        asm!("2:", "dec {counter}", "jnz 2b", counter = inout(reg) count => _, options(nomem, nostack));
+    }
+}

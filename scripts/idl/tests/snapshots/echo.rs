@@ -27,7 +27,7 @@ pub mod echo {
     pub struct TransferReply {
         /// Bytes received.
         pub length: u64,
-        /// Sum of the bytes received, wrapping.
+        /// Wrapping sum of the data as little-endian 64-bit words, the last one zero-padded.
         pub checksum: u64,
     }
 
