@@ -3,7 +3,7 @@
 use crate::arch::{self, Context};
 use crate::console;
 use crate::memory::Frames;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -13,6 +13,9 @@ use septa_boot_image::{BootImage, ObjectImage};
 use septa_kernel_core::capability::{Capability, CapabilityTable};
 use septa_kernel_core::scheduler::ReadyQueues;
 use septa_monitor::Policy;
+
+/// Most live threads one entity may have.
+pub const THREADS_PER_ENTITY_MAX: u32 = 64;
 
 /// Index of a thread in [`Kernel::threads`].
 pub type ThreadId = u32;
@@ -36,7 +39,7 @@ pub struct Entity {
     pub root: u64,
     pub capabilities: CapabilityTable<Object>,
     /// Frames this entity owns (freed when it ends); shared regions are not listed.
-    pub owned_frames: Vec<u64>,
+    pub owned_frames: BTreeSet<u64>,
     pub memory_used: u64,
     pub memory_limit: u64,
     pub priority: u8,
@@ -183,25 +186,35 @@ impl Kernel {
                 capabilities.insert(Capability { object, rights: capability.rights & septa_abi::rights::ALL });
             }
             let loaded = crate::loader::load(&mut kernel, identity, entity, capabilities)?;
-            kernel.spawn_thread(identity, loaded, entity.priority.min(31));
+            kernel
+                .spawn_thread(identity, loaded, entity.priority.min(31))
+                .map_err(|_| alloc::format!("entity '{}': no thread slot", entity.name))?;
         }
         Ok(kernel)
     }
 
-    /// Creates a ready thread in `entity` with the given initial context.
-    pub fn spawn_thread(&mut self, entity: EntityId, context: Context, priority: u8) -> ThreadId {
-        let identity = self.threads.len() as ThreadId;
-        self.threads.push(Thread {
-            entity,
-            context,
-            priority,
-            state: State::Ready,
-            deadline: None,
-            reply_to: None,
-        });
+    /// Creates a ready thread in `entity` with the given initial context, reusing the slot of
+    /// an ended thread when there is one (an ended thread is on no queue and owed no reply, so
+    /// nothing refers to its slot). Refused beyond [`THREADS_PER_ENTITY_MAX`] live threads, so
+    /// no entity can grow the kernel's heap without bound.
+    pub fn spawn_thread(&mut self, entity: EntityId, context: Context, priority: u8) -> Result<ThreadId, Error> {
+        if self.entities[entity as usize].thread_count >= THREADS_PER_ENTITY_MAX {
+            return Err(Error::OutOfMemory);
+        }
+        let thread = Thread { entity, context, priority, state: State::Ready, deadline: None, reply_to: None };
+        let identity = match self.threads.iter().position(|slot| matches!(slot.state, State::Dead)) {
+            Some(slot) => {
+                self.threads[slot] = thread;
+                slot as ThreadId
+            }
+            None => {
+                self.threads.push(thread);
+                (self.threads.len() - 1) as ThreadId
+            }
+        };
         self.entities[entity as usize].thread_count += 1;
         self.ready.push(identity, priority);
-        identity
+        Ok(identity)
     }
 
     /// The current thread (there is one whenever a system call runs).
@@ -312,6 +325,24 @@ impl Kernel {
             State::Sleeping | State::Dead => {}
         }
         self.threads[thread as usize].deadline = None;
+    }
+
+    /// Unmaps `[address, address + length)` in `entity`, freeing the frames it owns there.
+    pub fn unmap(&mut self, entity: EntityId, address: u64, length: u64) -> Result<(), Error> {
+        let end = address.checked_add(length).ok_or(Error::InvalidArgument)?;
+        if address & 0xfff != 0 || length & 0xfff != 0 || end > septa_abi::startup::USER_END as u64 {
+            return Err(Error::InvalidArgument);
+        }
+        let record = &mut self.entities[entity as usize];
+        for page in (address..end).step_by(4096) {
+            if let Some(frame) = arch::paging::unmap(record.root, page)
+                && record.owned_frames.remove(&frame)
+            {
+                self.frames.free(frame);
+                record.memory_used -= 4096;
+            }
+        }
+        Ok(())
     }
 
     /// Ends a thread; the entity ends with its last thread.

@@ -23,7 +23,7 @@ pub fn load(
         name: image.name.clone(),
         root,
         capabilities,
-        owned_frames: Vec::new(),
+        owned_frames: alloc::collections::BTreeSet::new(),
         memory_used: 0,
         memory_limit: image.memory_limit,
         priority: image.priority.min(31),
@@ -117,7 +117,7 @@ pub fn allocate_page(
         });
     }
     let record = &mut kernel.entities[entity as usize];
-    record.owned_frames.push(frame);
+    record.owned_frames.insert(frame);
     record.memory_used += 4096 * (1 + tables.len() as u64);
     Ok(frame)
 }

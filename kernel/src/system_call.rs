@@ -24,7 +24,14 @@ pub fn dispatch(kernel: &mut Kernel) {
         }
         syscall::THREAD_CREATE => thread_create(kernel, argument(0), argument(1), argument(2), argument(3)),
         syscall::THREAD_EXIT => {
+            let entity = kernel.current_entity();
+            let (stack, length) = (argument(0), argument(1));
             kernel.end_thread(thread, 0);
+            // The stack is unmapped only now that no thread runs on it. A bad range is ignored:
+            // the thread has ended either way.
+            if length != 0 && kernel.entities[entity as usize].alive {
+                let _ = kernel.unmap(entity, stack, length);
+            }
             Ok(())
         }
         syscall::YIELD => {
@@ -59,6 +66,14 @@ pub fn dispatch(kernel: &mut Kernel) {
             Ok(())
         }
         syscall::MEMORY_MAP => memory_map(kernel, argument(0), argument(1), argument(2)),
+        syscall::MEMORY_UNMAP => {
+            let entity = kernel.current_entity();
+            let result = kernel.unmap(entity, argument(0), argument(1));
+            if result.is_ok() {
+                kernel.set_current_return(Ok(0), 0);
+            }
+            result
+        }
         syscall::ENTITY_ID => {
             let entity = kernel.current_entity();
             kernel.set_current_return(Ok(entity as usize), 0);
@@ -95,7 +110,7 @@ fn thread_create(kernel: &mut Kernel, entry: u64, stack: u64, argument: u64, pri
     }
     let priority = (priority.min(31) as u8).min(kernel.entities[entity as usize].priority);
     let context = arch::cpu::user_context(entry, stack, argument);
-    let identity = kernel.spawn_thread(entity, context, priority);
+    let identity = kernel.spawn_thread(entity, context, priority)?;
     kernel.set_current_return(Ok(identity as usize), 0);
     Ok(())
 }
@@ -128,10 +143,22 @@ fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(
     check_free_range(kernel, address, size)?;
     let access = Access { writable: capability.rights & rights::MAP_WRITE != 0, executable: false };
     let root = kernel.entities[entity as usize].root;
+    // The region's frames belong to the region; the page tables that map them are the
+    // entity's and count against its limit, so repeated mappings cannot drain memory.
     for (page, frame) in frames.iter().enumerate() {
+        let record = &kernel.entities[entity as usize];
+        let room = record.memory_limit.saturating_sub(record.memory_used) / 4096;
         let allocator = &mut kernel.frames;
-        arch::paging::map(root, address + page as u64 * 4096, *frame, access, &mut || allocator.allocate())
-            .map_err(|_| Error::OutOfMemory)?;
+        let mut tables = 0u64;
+        let result = arch::paging::map(root, address + page as u64 * 4096, *frame, access, &mut || {
+            if tables >= room {
+                return None;
+            }
+            tables += 1;
+            allocator.allocate()
+        });
+        kernel.entities[entity as usize].memory_used += tables * 4096;
+        result.map_err(|_| Error::OutOfMemory)?;
     }
     kernel.set_current_return(Ok(size as usize), 0);
     Ok(())

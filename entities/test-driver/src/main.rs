@@ -24,7 +24,7 @@ const PROBES: [&str; 5] = ["read-kernel", "read-physical", "read-other", "write-
 /// Stress clients that report through the `done` notification.
 const STRESS_CLIENTS: u64 = 2;
 /// Checks this driver prints, plus one per stress client.
-const PLAN: usize = 27 + PROBES.len() + STRESS_CLIENTS as usize;
+const PLAN: usize = 31 + PROBES.len() + STRESS_CLIENTS as usize;
 
 struct Checks {
     failed: i32,
@@ -152,6 +152,21 @@ fn main() -> i32 {
     checks.check("W^X: writable and executable memory is refused", result == Err(Error::InvalidArgument), format_args!("{result:?}"));
     let result = system::map_memory(0, 1 << 40, protection::READ | protection::WRITE);
     checks.check("limits: memory beyond the entity's limit is refused", result == Err(Error::OutOfMemory), format_args!("{result:?}"));
+    let mut remapped = 0;
+    for _ in 0..40 {
+        let Ok(address) = system::map_memory(0, 1 << 20, protection::READ | protection::WRITE) else {
+            break;
+        };
+        // SAFETY: the kernel just mapped this megabyte writable for this entity.
+        unsafe { core::ptr::write_volatile(address as *mut u64, 1) };
+        if system::unmap_memory(address, 1 << 20).is_err() {
+            break;
+        }
+        remapped += 1;
+    }
+    checks.check("memory: unmapped memory returns to the entity's budget", remapped == 40, format_args!("{remapped} of 40 map/unmap rounds of 1 MiB"));
+    let result = system::unmap_memory(0x1001, 4096);
+    checks.check("memory: unaligned unmap is refused", result == Err(Error::InvalidArgument), format_args!("{result:?}"));
     let result = system::map_memory(0xffff_8000_0000_0000, 4096, protection::READ);
     checks.check("isolation: mapping at a kernel address is refused", result == Err(Error::InvalidArgument), format_args!("{result:?}"));
 
@@ -186,6 +201,45 @@ fn main() -> i32 {
 
     let ping = echo.ping(8);
     checks.check("containment: the server still answers after the faults", ping == Ok(8), format_args!("{ping:?}"));
+
+    // Thread slots: ended threads' slots are reused, and live threads are limited.
+    static FINISHED: AtomicU64 = AtomicU64::new(0);
+    let mut highest = 0u32;
+    let mut created = 0;
+    for round in 0..200u64 {
+        match septa_runtime::thread::spawn(|| { FINISHED.fetch_add(1, Ordering::Relaxed); }, 10) {
+            Ok(identity) => {
+                highest = highest.max(identity);
+                created += 1;
+            }
+            Err(_) => break,
+        }
+        // Same priority as this thread (an entity's threads are capped at its priority):
+        // yield until the new thread has run and ended.
+        let mut yields = 0;
+        while FINISHED.load(Ordering::Relaxed) != round + 1 && yields < 1000 {
+            system::yield_now();
+            yields += 1;
+        }
+        if FINISHED.load(Ordering::Relaxed) != round + 1 {
+            break;
+        }
+    }
+    checks.check("threads: 200 short-lived threads reuse ended threads' slots", created == 200 && highest < 64, format_args!("{created} created, highest id {highest}"));
+    let mut live = 0u32;
+    let limit = loop {
+        let result = septa_runtime::thread::spawn(move || {
+            let _ = system::wait(quiet, TIMEOUT_NEVER);
+        }, 5);
+        match result {
+            Ok(_) => live += 1,
+            Err(error) => break Some(error),
+        }
+        if live > 100 {
+            break None;
+        }
+    };
+    checks.check("threads: live threads beyond the limit are refused", limit == Some(Error::OutOfMemory) && live == 63, format_args!("{live} created, then {limit:?}"));
 
     // Stress: both clients report through the `done` notification.
     let done = startup::handle("done").unwrap_or(0);

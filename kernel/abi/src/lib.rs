@@ -27,7 +27,9 @@ pub mod syscall {
     pub const ENTITY_EXIT: usize = 1;
     /// Create a thread in the calling entity: `(entry, stack_top, argument, priority)` -> thread id.
     pub const THREAD_CREATE: usize = 2;
-    /// End the calling thread; the entity ends with its last thread.
+    /// End the calling thread, then unmap `(stack address, stack length)` if not `(0, 0)`, so
+    /// a runtime can return a thread's stack it cannot free while running on it. The entity
+    /// ends with its last thread.
     pub const THREAD_EXIT: usize = 3;
     /// Give up the rest of the time slice.
     pub const YIELD: usize = 4;
@@ -59,8 +61,11 @@ pub mod syscall {
     pub const ENTITY_ID: usize = 15;
     /// Read guest instruction-counter-based time stamp: -> cycles (for benchmarks).
     pub const TIMESTAMP: usize = 16;
+    /// Unmap `(address, length)` (page-aligned); memory the entity owns is freed and no longer
+    /// counts against its limit. Pages not mapped are skipped.
+    pub const MEMORY_UNMAP: usize = 17;
     /// One past the highest system-call number.
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
 }
 
 /// Errors returned by system calls, as positive codes; a system call returns `-(code)`.

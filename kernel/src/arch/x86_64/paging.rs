@@ -223,6 +223,40 @@ pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
     })
 }
 
+/// Removes the user mapping of the page at `virtual_address`, returning the frame it mapped,
+/// and drops any stale translation of it if `root` is the active root.
+pub fn unmap(root: u64, virtual_address: u64) -> Option<u64> {
+    if !is_user_address(virtual_address) {
+        return None;
+    }
+    let path = indices(virtual_address);
+    let mut current = root;
+    for &index in &path[..3] {
+        // SAFETY: `current` is a page-table frame reachable from the root.
+        let entry = unsafe { (*table(current))[index] };
+        if entry & PRESENT == 0 || entry & LARGE != 0 {
+            return None;
+        }
+        current = entry & ADDRESS_MASK;
+    }
+    // SAFETY: as above, the last-level table, owned by this root.
+    let leaf = unsafe { &mut (*table(current))[path[3]] };
+    if *leaf & PRESENT == 0 {
+        return None;
+    }
+    let frame = *leaf & ADDRESS_MASK;
+    *leaf = 0;
+    let active: u64;
+    // SAFETY: reading CR3 has no side effects; `invlpg` only drops a cached translation.
+    unsafe {
+        asm!("mov {}, cr3", out(reg) active, options(nomem, nostack, preserves_flags));
+        if active & ADDRESS_MASK == root {
+            asm!("invlpg [{}]", in(reg) virtual_address, options(nostack, preserves_flags));
+        }
+    }
+    Some(frame)
+}
+
 /// Frees the page-table frames of a root's lower half and the root itself (not the mapped
 /// pages, which the caller owns and frees).
 pub fn destroy(root: u64, free: &mut dyn FnMut(u64)) {
