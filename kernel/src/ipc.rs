@@ -191,8 +191,12 @@ pub fn receive(kernel: &mut Kernel, handle: u64, buffer: u64, size: u64, timeout
     Ok(())
 }
 
-/// `REPLY`: answer the request this thread received. On success the caller runs next.
-pub fn reply(kernel: &mut Kernel, message: u64) -> Result<(), Error> {
+/// `REPLY`: answer the request this thread received.
+///
+/// On success the caller is left runnable but on no queue, and returned: the system call
+/// switches to it directly ([`switch_to_caller`], or `REPLY_RECEIVE`). On failure the caller
+/// (if still waiting) is woken with the error and queued.
+pub fn reply(kernel: &mut Kernel, message: u64) -> Result<ThreadId, Error> {
     let server = kernel.current();
     let caller = kernel.threads[server as usize].reply_to.ok_or(Error::NoPendingReply)?;
     let State::AwaitingReply { reply_buffer, reply_size, interface, method, .. } =
@@ -201,12 +205,13 @@ pub fn reply(kernel: &mut Kernel, message: u64) -> Result<(), Error> {
         kernel.threads[server as usize].reply_to = None;
         return Err(Error::PeerGone);
     };
+    // The caller is no longer owed this thread's reply, whatever happens below.
+    kernel.threads[server as usize].reply_to = None;
+    kernel.threads[caller as usize].state = State::Dead;
     let length = match stage(kernel, message) {
         Ok(length) => length,
         Err(error) => {
             // A reply the server cannot even describe fails both sides; the caller is freed.
-            kernel.threads[server as usize].reply_to = None;
-            kernel.detach(caller);
             kernel.wake(caller, Err(Error::PeerGone), 0);
             return Err(error);
         }
@@ -216,11 +221,8 @@ pub fn reply(kernel: &mut Kernel, message: u64) -> Result<(), Error> {
     header.interface = interface;
     header.method = method;
     kernel.staging[..MESSAGE_HEADER_SIZE].copy_from_slice(&header.to_bytes());
-    kernel.threads[server as usize].reply_to = None;
     let caller_entity = kernel.threads[caller as usize].entity;
-    let verdict = check(kernel, length, caller_entity, Direction::Reply);
-    kernel.detach(caller);
-    let result = verdict.and_then(|()| {
+    let result = check(kernel, length, caller_entity, Direction::Reply).and_then(|()| {
         if length as u64 > reply_size {
             return Err(Error::TooLarge);
         }
@@ -229,9 +231,9 @@ pub fn reply(kernel: &mut Kernel, message: u64) -> Result<(), Error> {
     });
     match result {
         Ok(()) => {
-            kernel.wake(caller, Ok(length), 0);
+            kernel.resume_directly(caller, Ok(length), 0);
             kernel.set_current_return(Ok(0), 0);
-            Ok(())
+            Ok(caller)
         }
         Err(error) => {
             kernel.wake(caller, Err(error), 0);
@@ -244,8 +246,7 @@ pub fn reply(kernel: &mut Kernel, message: u64) -> Result<(), Error> {
 pub fn switch_to_caller(kernel: &mut Kernel, caller: ThreadId) {
     let server = kernel.current();
     if matches!(kernel.threads[server as usize].state, State::Ready) {
-        let priority = kernel.threads[server as usize].priority;
-        kernel.ready.push(server, priority);
+        kernel.enqueue(server);
     }
     kernel.switch_to(caller);
 }

@@ -236,6 +236,21 @@ impl Kernel {
         self.ready.push(thread, record.priority);
     }
 
+    /// Makes a blocked thread runnable with the given result words *without* queueing it: the
+    /// caller must make it current at once ([`Kernel::switch_to`]) or queue it.
+    pub fn resume_directly(&mut self, thread: ThreadId, result: Result<usize, Error>, second: u64) {
+        let record = &mut self.threads[thread as usize];
+        record.state = State::Ready;
+        record.deadline = None;
+        record.context.set_return(septa_abi::encode_result(result) as u64, second);
+    }
+
+    /// Queues a runnable thread that is not queued.
+    pub fn enqueue(&mut self, thread: ThreadId) {
+        let priority = self.threads[thread as usize].priority;
+        self.ready.push(thread, priority);
+    }
+
     /// Blocks the current thread (its state already set) and clears `current`.
     pub fn block_current(&mut self, deadline_nanoseconds: u64) {
         let thread = self.current();
@@ -251,16 +266,14 @@ impl Kernel {
             .set_return(septa_abi::encode_result(result) as u64, second);
     }
 
-    /// Switches directly to `thread` (already removed from any queue), leaving the current one
-    /// runnable at the front of nothing: the caller must have queued or blocked it.
+    /// Switches directly to `thread`, which is runnable and on no queue; the current thread
+    /// must already have been queued or blocked.
     pub fn switch_to(&mut self, thread: ThreadId) {
-        let priority = self.threads[thread as usize].priority;
-        self.ready.remove(thread, priority);
         self.current = Some(thread);
     }
 
     /// Picks the thread to run next, if any, and loads its address space.
-    pub fn schedule(&mut self, preempt: bool) -> Option<Context> {
+    pub fn schedule(&mut self, preempt: bool) -> Option<ThreadId> {
         if let Some(current) = self.current {
             let runnable = matches!(self.threads[current as usize].state, State::Ready);
             if !runnable {
@@ -276,13 +289,13 @@ impl Kernel {
         if self.current.is_none() {
             self.current = self.ready.pop();
         }
-        let thread = &self.threads[self.current? as usize];
-        let root = self.entities[thread.entity as usize].root;
+        let thread = self.current?;
+        let root = self.entities[self.threads[thread as usize].entity as usize].root;
         if root != self.active_root {
             arch::paging::activate(root);
             self.active_root = root;
         }
-        Some(self.threads[self.current? as usize].context)
+        Some(thread)
     }
 
     /// Handles the passing of time: threads whose deadline passed wake with `TimedOut`.

@@ -13,9 +13,11 @@ const CONSOLE_WRITE_MAX: usize = 4096;
 /// an `Err` here becomes the current thread's result.
 pub fn dispatch(kernel: &mut Kernel) {
     let thread = kernel.current();
-    let context = kernel.threads[thread as usize].context;
-    let argument = |index| context.argument(index);
-    let result: Result<(), Error> = match context.system_call_number() {
+    let context = &kernel.threads[thread as usize].context;
+    let number = context.system_call_number();
+    let arguments: [u64; 6] = core::array::from_fn(|index| context.argument(index));
+    let argument = |index: usize| arguments[index];
+    let result: Result<(), Error> = match number {
         syscall::CONSOLE_WRITE => console_write(kernel, argument(0), argument(1)),
         syscall::ENTITY_EXIT => {
             let entity = kernel.current_entity();
@@ -43,15 +45,8 @@ pub fn dispatch(kernel: &mut Kernel) {
         }
         syscall::CALL => ipc::call(kernel, argument(0), argument(1), argument(2), argument(3), argument(4)),
         syscall::RECEIVE => ipc::receive(kernel, argument(0), argument(1), argument(2), argument(3)),
-        syscall::REPLY => {
-            let caller = kernel.threads[thread as usize].reply_to;
-            let result = ipc::reply(kernel, argument(0));
-            if let (Ok(()), Some(caller)) = (result, caller) {
-                ipc::switch_to_caller(kernel, caller);
-            }
-            result
-        }
-        syscall::REPLY_RECEIVE => reply_receive(kernel, &context),
+        syscall::REPLY => ipc::reply(kernel, argument(0)).map(|caller| ipc::switch_to_caller(kernel, caller)),
+        syscall::REPLY_RECEIVE => reply_receive(kernel, &arguments),
         syscall::NOTIFY => ipc::notify(kernel, argument(0), argument(1)),
         syscall::WAIT => ipc::wait(kernel, argument(0), argument(1)),
         syscall::SHARED_MEMORY_MAP => shared_memory_map(kernel, argument(0), argument(1)),
@@ -115,20 +110,24 @@ fn thread_create(kernel: &mut Kernel, entry: u64, stack: u64, argument: u64, pri
     Ok(())
 }
 
-fn reply_receive(kernel: &mut Kernel, context: &arch::Context) -> Result<(), Error> {
+fn reply_receive(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error> {
     let thread = kernel.current();
-    let caller = kernel.threads[thread as usize].reply_to;
     // A failed reply (the caller timed out or went away) must not stop the server: it goes on
     // receiving, as in seL4's ReplyRecv.
-    let replied = caller.is_some() && ipc::reply(kernel, context.argument(0)).is_ok();
-    ipc::receive(kernel, context.argument(1), context.argument(2), context.argument(3), context.argument(4))?;
-    if let (true, Some(caller)) = (replied, caller)
-        && kernel.current.is_none()
-        && matches!(kernel.threads[caller as usize].state, State::Ready)
-    {
-        kernel.switch_to(caller);
+    let replied = match kernel.threads[thread as usize].reply_to {
+        Some(_) => ipc::reply(kernel, arguments[0]).ok(),
+        None => None,
+    };
+    let received = ipc::receive(kernel, arguments[1], arguments[2], arguments[3], arguments[4]);
+    // The caller runs next if the server now waits; otherwise it queues behind the server.
+    if let Some(caller) = replied {
+        if kernel.current.is_none() {
+            kernel.switch_to(caller);
+        } else {
+            kernel.enqueue(caller);
+        }
     }
-    Ok(())
+    received
 }
 
 fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(), Error> {

@@ -5,7 +5,25 @@ use crate::kernel::{self, Ending};
 
 /// The context of the first thread to run after boot.
 pub fn first_context() -> Context {
-    resume(kernel::with(|kernel| kernel.schedule(false)))
+    let mut context = Context::default();
+    let loaded = kernel::with(|kernel| {
+        let next = kernel.schedule(false);
+        load(kernel, next, &mut context)
+    });
+    resume(loaded, &mut context);
+    context
+}
+
+/// Writes the scheduled thread's registers into the frame the kernel returns through;
+/// `false` when no thread is ready.
+fn load(kernel: &mut kernel::Kernel, next: Option<kernel::ThreadId>, frame: &mut Context) -> bool {
+    match next {
+        Some(thread) => {
+            *frame = kernel.threads[thread as usize].context;
+            true
+        }
+        None => false,
+    }
 }
 
 /// Saves the interrupted thread's registers.
@@ -15,28 +33,27 @@ fn save(kernel: &mut kernel::Kernel, frame: &Context) {
     }
 }
 
-/// Waits (idle, interrupts enabled) until some thread can run, and returns its context.
-fn resume(mut next: Option<Context>) -> Context {
-    loop {
-        if let Some(context) = next {
-            return context;
-        }
+/// Unless a thread was loaded, waits (idle, interrupts enabled) until one can run and loads it.
+fn resume(mut loaded: bool, frame: &mut Context) {
+    while !loaded {
         arch::cpu::wait_for_interrupt();
-        next = kernel::with(|kernel| {
+        loaded = kernel::with(|kernel| {
             kernel.expire_deadlines();
-            kernel.schedule(false)
+            let next = kernel.schedule(false);
+            load(kernel, next, frame)
         });
     }
 }
 
 /// A system call from user mode.
 pub fn system_call(frame: &mut Context) {
-    let next = kernel::with(|kernel| {
+    let loaded = kernel::with(|kernel| {
         save(kernel, frame);
         crate::system_call::dispatch(kernel);
-        kernel.schedule(false)
+        let next = kernel.schedule(false);
+        load(kernel, next, frame)
     });
-    *frame = resume(next);
+    resume(loaded, frame);
 }
 
 /// A timer tick: wake threads whose time came, and rotate threads of equal priority.
@@ -45,21 +62,23 @@ pub fn timer_tick(frame: &mut Context, from_user: bool) {
         // The kernel was idle; the idle loop reschedules.
         return;
     }
-    let next = kernel::with(|kernel| {
+    let loaded = kernel::with(|kernel| {
         save(kernel, frame);
         kernel.expire_deadlines();
-        kernel.schedule(true)
+        let next = kernel.schedule(true);
+        load(kernel, next, frame)
     });
-    *frame = resume(next);
+    resume(loaded, frame);
 }
 
 /// An exception in user mode: the entity is stopped and reported; the rest goes on.
 pub fn user_fault(frame: &mut Context, fault: Fault) {
-    let next = kernel::with(|kernel| {
+    let loaded = kernel::with(|kernel| {
         save(kernel, frame);
         let entity = kernel.current_entity();
         kernel.end_entity(entity, Ending::Faulted(fault));
-        kernel.schedule(false)
+        let next = kernel.schedule(false);
+        load(kernel, next, frame)
     });
-    *frame = resume(next);
+    resume(loaded, frame);
 }

@@ -372,26 +372,35 @@ pub mod layout {
         }
     }
 
+    /// Each field's kind and offset, in order: the one definition of the layout. Takes any
+    /// sequence of kinds, so callers holding richer descriptors need not copy the kinds out.
+    pub fn placements<Kinds: IntoIterator<Item = FieldKind>>(
+        kinds: Kinds,
+    ) -> impl Iterator<Item = (FieldKind, usize)> {
+        let mut next = 0usize;
+        kinds.into_iter().map(move |kind| {
+            let offset = next.next_multiple_of(kind.alignment());
+            next = offset + kind.size();
+            (kind, offset)
+        })
+    }
+
+    /// Size of the fixed part holding `kinds`.
+    pub fn fixed_size_of<Kinds: IntoIterator<Item = FieldKind>>(kinds: Kinds) -> usize {
+        placements(kinds)
+            .last()
+            .map_or(0, |(kind, offset)| offset + kind.size())
+            .next_multiple_of(8)
+    }
+
     /// Offset of field `index` among `kinds`, or `None` when `index` is out of range.
     pub fn field_offset(kinds: &[FieldKind], index: usize) -> Option<usize> {
-        let mut offset: usize = 0;
-        for (position, kind) in kinds.iter().enumerate() {
-            offset = offset.next_multiple_of(kind.alignment());
-            if position == index {
-                return Some(offset);
-            }
-            offset += kind.size();
-        }
-        None
+        placements(kinds.iter().copied()).nth(index).map(|(_, offset)| offset)
     }
 
     /// Size of the fixed part holding `kinds`.
     pub fn fixed_size(kinds: &[FieldKind]) -> usize {
-        let mut offset: usize = 0;
-        for kind in kinds {
-            offset = offset.next_multiple_of(kind.alignment()) + kind.size();
-        }
-        offset.next_multiple_of(8)
+        fixed_size_of(kinds.iter().copied())
     }
 }
 

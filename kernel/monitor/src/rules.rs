@@ -13,7 +13,7 @@ use crate::{Condition, DenyReason, Message, Policy, Predicate, Rule};
 pub(crate) fn grant_request(
     policy: &Policy,
     message: &Message<'_>,
-    body: &Body<'_>,
+    body: &Body<'_, '_>,
 ) -> Result<(), DenyReason> {
     let mut first_failure = None;
     let covering = policy.rules.iter().filter(|rule| {
@@ -63,7 +63,7 @@ fn covers_call(rule: &Rule, message: &Message<'_>) -> bool {
 
 /// Whether `condition` holds of the message body. A missing field, or a predicate on a field of
 /// the wrong kind, never holds: a policy that does not fit its interface must fail closed.
-fn holds(condition: &Condition, body: &Body<'_>) -> bool {
+fn holds(condition: &Condition, body: &Body<'_, '_>) -> bool {
     match (&condition.predicate, body.field(condition.field)) {
         (Predicate::Prefix(prefix), Some(Value::Slice(bytes))) => bytes.starts_with(prefix),
         (Predicate::Range { minimum, maximum }, Some(Value::Integer(value))) => {

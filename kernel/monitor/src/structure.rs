@@ -8,74 +8,6 @@ use crate::{DenyReason, Direction, FieldDescriptor, Message, Policy};
 use septa_abi::layout::{self, FieldKind};
 use septa_abi::{MESSAGE_ARENA_MAX, MESSAGE_FIXED_MAX, MESSAGE_HANDLES_MAX};
 
-/// Every field kind, to derive [`SMALLEST_FIELD_SIZE`] from the ABI rather than restate it.
-const ALL_KINDS: [FieldKind; 6] = [
-    FieldKind::U32,
-    FieldKind::I32,
-    FieldKind::U64,
-    FieldKind::I64,
-    FieldKind::Bytes,
-    FieldKind::String,
-];
-
-/// The fewest bytes any field takes in the fixed part.
-const SMALLEST_FIELD_SIZE: usize = {
-    let mut smallest = usize::MAX;
-    let mut index = 0;
-    while index < ALL_KINDS.len() {
-        let size = ALL_KINDS[index].size();
-        if size < smallest {
-            smallest = size;
-        }
-        index += 1;
-    }
-    smallest
-};
-
-/// The most fields a fixed part of at most [`MESSAGE_FIXED_MAX`] bytes can hold. A method that
-/// declares more can never be called, so its messages fail with `BadFixedSize`.
-const FIELDS_MAX: usize = MESSAGE_FIXED_MAX / SMALLEST_FIELD_SIZE;
-
-/// A method's field kinds, copied onto the stack.
-///
-/// The ABI's layout functions take a slice of kinds while descriptors hold whole
-/// [`FieldDescriptor`]s; collecting the kinds into a `Vec` would allocate on every message, which
-/// the kernel's hot path must not do. [`FIELDS_MAX`] bounds the copy (a few hundred bytes).
-pub(crate) struct Kinds {
-    buffer: [FieldKind; FIELDS_MAX],
-    count: usize,
-}
-
-impl Kinds {
-    /// The kinds of `fields`, or `None` when no valid fixed part could hold that many fields.
-    fn of(fields: &[FieldDescriptor]) -> Option<Kinds> {
-        if fields.len() > FIELDS_MAX {
-            return None;
-        }
-        let mut buffer = [FieldKind::U32; FIELDS_MAX];
-        for (slot, field) in buffer.iter_mut().zip(fields) {
-            *slot = field.kind;
-        }
-        Some(Kinds {
-            buffer,
-            count: fields.len(),
-        })
-    }
-
-    /// No fields: the body of an error reply.
-    fn none() -> Kinds {
-        Kinds {
-            buffer: [FieldKind::U32; FIELDS_MAX],
-            count: 0,
-        }
-    }
-
-    fn as_slice(&self) -> &[FieldKind] {
-        // `count` never exceeds the buffer (checked in `of`); the fallback only keeps this total.
-        self.buffer.get(..self.count).unwrap_or(&[])
-    }
-}
-
 /// One field's value, read from a message.
 pub(crate) enum Value<'a> {
     /// An integer field, widened so that every signed and unsigned kind compares correctly.
@@ -85,26 +17,31 @@ pub(crate) enum Value<'a> {
 }
 
 /// A message body whose structure has been validated against its method's fields.
-pub(crate) struct Body<'a> {
-    kinds: Kinds,
+pub(crate) struct Body<'policy, 'a> {
+    fields: &'policy [FieldDescriptor],
     fixed: &'a [u8],
     arena: &'a [u8],
 }
 
-impl<'a> Body<'a> {
+impl<'a> Body<'_, 'a> {
     /// The value of field `index`, or `None` when the method has no such field.
     pub(crate) fn field(&self, index: u32) -> Option<Value<'a>> {
-        read_field(
-            self.kinds.as_slice(),
-            self.fixed,
-            self.arena,
-            usize::try_from(index).ok()?,
-        )
+        let index = usize::try_from(index).ok()?;
+        let (kind, offset) = layout::placements(kinds(self.fields)).nth(index)?;
+        read_field(kind, offset, self.fixed, self.arena)
     }
 }
 
+/// The kinds of `fields`, in order, without copying them out.
+fn kinds(fields: &[FieldDescriptor]) -> impl Iterator<Item = FieldKind> + '_ {
+    fields.iter().map(|field| field.kind)
+}
+
 /// Validates `message` against `policy`'s descriptors and returns its body for the rules.
-pub(crate) fn validate<'a>(policy: &Policy, message: &Message<'a>) -> Result<Body<'a>, DenyReason> {
+pub(crate) fn validate<'policy, 'a>(
+    policy: &'policy Policy,
+    message: &Message<'a>,
+) -> Result<Body<'policy, 'a>, DenyReason> {
     let header = &message.header;
     let sizes_valid = size_matches(header.fixed_size, MESSAGE_FIXED_MAX, message.fixed.len())
         && size_matches(header.arena_size, MESSAGE_ARENA_MAX, message.arena.len())
@@ -132,7 +69,7 @@ pub(crate) fn validate<'a>(policy: &Policy, message: &Message<'a>) -> Result<Bod
                 return Err(DenyReason::BadReply);
             }
             return Ok(Body {
-                kinds: Kinds::none(),
+                fields: &[],
                 fixed: message.fixed,
                 arena: message.arena,
             });
@@ -140,29 +77,30 @@ pub(crate) fn validate<'a>(policy: &Policy, message: &Message<'a>) -> Result<Bod
         Direction::Reply => &method.reply,
     };
 
-    let kinds = Kinds::of(fields).ok_or(DenyReason::BadFixedSize)?;
-    if layout::fixed_size(kinds.as_slice()) != message.fixed.len() {
+    // A fixed part larger than the ABI allows can never match: such a method cannot be called.
+    let fixed_size = layout::fixed_size_of(kinds(fields));
+    if fixed_size > MESSAGE_FIXED_MAX || fixed_size != message.fixed.len() {
         return Err(DenyReason::BadFixedSize);
     }
 
-    for (index, kind) in kinds.as_slice().iter().enumerate() {
+    for (index, (kind, offset)) in layout::placements(kinds(fields)).enumerate() {
         if !kind.is_slice() {
             continue;
         }
-        // Fewer than FIELDS_MAX fields, so the index always fits; the fallback keeps this total.
+        // The fixed part holds at most a few hundred fields, so the index always fits; the
+        // fallback only keeps this total.
         let field = u32::try_from(index).unwrap_or(u32::MAX);
-        let Some(Value::Slice(bytes)) =
-            read_field(kinds.as_slice(), message.fixed, message.arena, index)
+        let Some(Value::Slice(bytes)) = read_field(kind, offset, message.fixed, message.arena)
         else {
             return Err(DenyReason::SliceOutOfBounds { field });
         };
-        if *kind == FieldKind::String && !is_valid_string(bytes) {
+        if kind == FieldKind::String && !is_valid_string(bytes) {
             return Err(DenyReason::BadString { field });
         }
     }
 
     Ok(Body {
-        kinds,
+        fields,
         fixed: message.fixed,
         arena: message.arena,
     })
@@ -187,18 +125,11 @@ fn is_valid_string(bytes: &[u8]) -> bool {
     !bytes.contains(&0) && core::str::from_utf8(bytes).is_ok()
 }
 
-/// Reads field `index` of a message laid out as `kinds`.
+/// Reads the field of `kind` at `offset` in the fixed part.
 ///
-/// Returns `None` when there is no such field, when the fixed part is too short for it, or when
-/// a slice field's (offset, length) does not lie within the arena.
-fn read_field<'a>(
-    kinds: &[FieldKind],
-    fixed: &'a [u8],
-    arena: &'a [u8],
-    index: usize,
-) -> Option<Value<'a>> {
-    let kind = *kinds.get(index)?;
-    let offset = layout::field_offset(kinds, index)?;
+/// Returns `None` when the fixed part is too short for it, or when a slice field's (offset,
+/// length) does not lie within the arena.
+fn read_field<'a>(kind: FieldKind, offset: usize, fixed: &'a [u8], arena: &'a [u8]) -> Option<Value<'a>> {
     let bytes = fixed.get(offset..offset.checked_add(kind.size())?)?;
     let value = match kind {
         FieldKind::U32 => Value::Integer(i128::from(u32::from_le_bytes(bytes.try_into().ok()?))),
