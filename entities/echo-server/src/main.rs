@@ -17,11 +17,14 @@ struct Echo;
 /// Wrapping sum of `data` as little-endian 64-bit words, the last one zero-padded: the
 /// `Echo.transfer` checksum.
 fn word_checksum(data: &[u8]) -> u64 {
-    data.chunks(8).fold(0u64, |sum, chunk| {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        sum.wrapping_add(u64::from_le_bytes(word))
-    })
+    let mut words = data.chunks_exact(8);
+    let sum = (&mut words).fold(0u64, |sum, word| {
+        // `chunks_exact(8)` yields 8-byte slices; the fallback is never taken.
+        sum.wrapping_add(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])))
+    });
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    sum.wrapping_add(u64::from_le_bytes(tail))
 }
 
 
