@@ -40,7 +40,9 @@ pub fn archive(entries: &[Entry]) -> Vec<u8> {
         let (mode, links, data, (major, minor)): (u32, u32, &[u8], (u32, u32)) = match &entry.kind {
             Kind::Directory => (TYPE_DIRECTORY, 2, &[], (0, 0)),
             Kind::File { contents } => (TYPE_FILE, 1, contents, (0, 0)),
-            Kind::CharacterDevice { major, minor } => (TYPE_CHARACTER_DEVICE, 1, &[], (*major, *minor)),
+            Kind::CharacterDevice { major, minor } => {
+                (TYPE_CHARACTER_DEVICE, 1, &[], (*major, *minor))
+            }
         };
         let header = Header {
             inode,
@@ -50,9 +52,21 @@ pub fn archive(entries: &[Entry]) -> Vec<u8> {
             device_major: major,
             device_minor: minor,
         };
-        write_entry(&mut output, &header, entry.path.trim_start_matches('/'), data);
+        write_entry(
+            &mut output,
+            &header,
+            entry.path.trim_start_matches('/'),
+            data,
+        );
     }
-    let trailer = Header { inode: 0, mode: 0, links: 1, size: 0, device_major: 0, device_minor: 0 };
+    let trailer = Header {
+        inode: 0,
+        mode: 0,
+        links: 1,
+        size: 0,
+        device_major: 0,
+        device_minor: 0,
+    };
     write_entry(&mut output, &trailer, TRAILER, &[]);
     output
 }
@@ -97,7 +111,7 @@ fn write_entry(output: &mut Vec<u8>, header: &Header, name: &str, data: &[u8]) {
 }
 
 fn pad_to_four(output: &mut Vec<u8>) {
-    while output.len() % 4 != 0 {
+    while !output.len().is_multiple_of(4) {
         output.push(0);
     }
 }
@@ -116,7 +130,9 @@ mod tests {
         let bytes = archive(&[Entry {
             path: "/init".to_owned(),
             permissions: 0o755,
-            kind: Kind::File { contents: b"hello".to_vec() },
+            kind: Kind::File {
+                contents: b"hello".to_vec(),
+            },
         }]);
         assert_eq!(&bytes[..6], b"070701");
         assert_eq!(field(&bytes, 1), 0o100755); // mode
@@ -135,7 +151,11 @@ mod tests {
     #[test]
     fn devices_and_directories_carry_their_type_and_numbers() {
         let bytes = archive(&[
-            Entry { path: "dev".to_owned(), permissions: 0o755, kind: Kind::Directory },
+            Entry {
+                path: "dev".to_owned(),
+                permissions: 0o755,
+                kind: Kind::Directory,
+            },
             Entry {
                 path: "dev/console".to_owned(),
                 permissions: 0o600,
@@ -155,13 +175,21 @@ mod tests {
     fn the_cpio_tool_reads_it_back() {
         // Cross-check with GNU cpio when the host has it; the layout tests
         // above do not depend on it.
-        let Some(cpio) = crate::prerequisites::find_program("cpio") else { return };
+        let Some(cpio) = crate::prerequisites::find_program("cpio") else {
+            return;
+        };
         let bytes = archive(&[
-            Entry { path: "proc".to_owned(), permissions: 0o555, kind: Kind::Directory },
+            Entry {
+                path: "proc".to_owned(),
+                permissions: 0o555,
+                kind: Kind::Directory,
+            },
             Entry {
                 path: "init".to_owned(),
                 permissions: 0o755,
-                kind: Kind::File { contents: b"#!/bin/sh\n".to_vec() },
+                kind: Kind::File {
+                    contents: b"#!/bin/sh\n".to_vec(),
+                },
             },
         ]);
         let mut child = std::process::Command::new(cpio)
@@ -177,7 +205,13 @@ mod tests {
         let listing = String::from_utf8(output.stdout).unwrap();
         let lines: Vec<&str> = listing.lines().collect();
         assert_eq!(lines.len(), 2, "{listing}");
-        assert!(lines[0].starts_with("dr-xr-xr-x") && lines[0].ends_with(" proc"), "{listing}");
-        assert!(lines[1].starts_with("-rwxr-xr-x") && lines[1].ends_with(" init"), "{listing}");
+        assert!(
+            lines[0].starts_with("dr-xr-xr-x") && lines[0].ends_with(" proc"),
+            "{listing}"
+        );
+        assert!(
+            lines[1].starts_with("-rwxr-xr-x") && lines[1].ends_with(" init"),
+            "{listing}"
+        );
     }
 }

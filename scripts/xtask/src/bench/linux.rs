@@ -39,14 +39,23 @@ pub fn prepare(root: &Path, work: &Path) -> Result<Linux> {
     let package = fetch_kernel_package(work)?;
     let (name, version) = package_identity(&package)?;
     let kernel = extract_kernel(&package, &work.join(format!("{name}_{version}")))?;
-    Ok(Linux { kernel, initramfs, package: format!("{name} {version}") })
+    Ok(Linux {
+        kernel,
+        initramfs,
+        package: format!("{name} {version}"),
+    })
 }
 
 /// `gcc -static -O2 -pthread bench/linux/bench.c`, installing gcc and the
 /// static glibc from Debian when missing. Always rebuilt: it takes a second.
 fn build_program(root: &Path, output_directory: &Path) -> Result<PathBuf> {
-    if crate::prerequisites::find_program(COMPILER).is_none() || !Path::new(STATIC_LIBRARY).is_file() {
-        println!("xtask: installing {} for the Linux benchmark program", COMPILER_PACKAGES.join(" "));
+    if crate::prerequisites::find_program(COMPILER).is_none()
+        || !Path::new(STATIC_LIBRARY).is_file()
+    {
+        println!(
+            "xtask: installing {} for the Linux benchmark program",
+            COMPILER_PACKAGES.join(" ")
+        );
         apt(&["update"])?;
         let mut arguments = vec!["install", "-y", "--no-install-recommends"];
         arguments.extend(COMPILER_PACKAGES);
@@ -70,16 +79,29 @@ fn build_program(root: &Path, output_directory: &Path) -> Result<PathBuf> {
 
 /// The newc archive: `/init` and the mount points and console it uses.
 fn write_initramfs(program: &Path, output: &Path) -> Result<()> {
-    let contents = std::fs::read(program).with_context(|| format!("could not read {}", program.display()))?;
-    let directory = |path: &str, permissions| Entry { path: path.to_owned(), permissions, kind: Kind::Directory };
+    let contents =
+        std::fs::read(program).with_context(|| format!("could not read {}", program.display()))?;
+    let directory = |path: &str, permissions| Entry {
+        path: path.to_owned(),
+        permissions,
+        kind: Kind::Directory,
+    };
     let archive = cpio::archive(&[
         directory("dev", 0o755),
         // The kernel opens /dev/console for init's standard streams; without
         // it init would run with none.
-        Entry { path: "dev/console".to_owned(), permissions: 0o600, kind: Kind::CharacterDevice { major: 5, minor: 1 } },
+        Entry {
+            path: "dev/console".to_owned(),
+            permissions: 0o600,
+            kind: Kind::CharacterDevice { major: 5, minor: 1 },
+        },
         directory("proc", 0o555),
         directory("sys", 0o555),
-        Entry { path: "init".to_owned(), permissions: 0o755, kind: Kind::File { contents } },
+        Entry {
+            path: "init".to_owned(),
+            permissions: 0o755,
+            kind: Kind::File { contents },
+        },
     ]);
     std::fs::write(output, archive).with_context(|| format!("could not write {}", output.display()))
 }
@@ -88,7 +110,8 @@ fn write_initramfs(program: &Path, output: &Path) -> Result<()> {
 /// `work`: downloaded unless already there. When apt cannot say which kernel
 /// is current (no package lists, no network), the newest cached one is used.
 fn fetch_kernel_package(work: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(work).with_context(|| format!("could not create {}", work.display()))?;
+    std::fs::create_dir_all(work)
+        .with_context(|| format!("could not create {}", work.display()))?;
     let kernel_package = match current_kernel_package() {
         Ok(name) => name,
         Err(error) => {
@@ -103,7 +126,10 @@ fn fetch_kernel_package(work: &Path) -> Result<PathBuf> {
     if let Some(cached) = newest_cached_package(work, &prefix)? {
         return Ok(cached);
     }
-    println!("xtask: downloading {kernel_package} into {}", work.display());
+    println!(
+        "xtask: downloading {kernel_package} into {}",
+        work.display()
+    );
     let status = Command::new("apt-get")
         // Root's download into a directory the _apt user cannot write to:
         // tell apt not to drop privileges, rather than warn about it.
@@ -115,8 +141,12 @@ fn fetch_kernel_package(work: &Path) -> Result<PathBuf> {
     if !status.success() {
         bail!("`apt-get download {kernel_package}` failed ({status})");
     }
-    newest_cached_package(work, &prefix)?
-        .with_context(|| format!("apt-get download {kernel_package} left no .deb in {}", work.display()))
+    newest_cached_package(work, &prefix)?.with_context(|| {
+        format!(
+            "apt-get download {kernel_package} left no .deb in {}",
+            work.display()
+        )
+    })
 }
 
 /// `linux-image-<abi>-amd64`: what `linux-image-amd64` depends on, updating
@@ -136,7 +166,9 @@ fn kernel_dependency() -> Result<Option<String>> {
         .stderr(Stdio::null())
         .output()
         .context("could not run apt-cache")?;
-    Ok(parse_kernel_dependency(&String::from_utf8_lossy(&output.stdout)))
+    Ok(parse_kernel_dependency(&String::from_utf8_lossy(
+        &output.stdout,
+    )))
 }
 
 /// Reads `apt-cache depends linux-image-amd64`:
@@ -167,7 +199,10 @@ fn newest_file(directory: &Path, prefix: &str, suffix: &str) -> Result<Option<Pa
         .with_context(|| format!("could not read {}", directory.display()))?
         .filter_map(|entry| entry.ok())
         .filter(|entry| {
-            entry.file_name().to_str().is_some_and(|name| name.starts_with(prefix) && name.ends_with(suffix))
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with(prefix) && name.ends_with(suffix))
         })
         .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
         .collect();
@@ -184,12 +219,20 @@ fn package_identity(package: &Path) -> Result<(String, String)> {
         .output()
         .context("could not run dpkg-deb")?;
     if !output.status.success() {
-        bail!("`dpkg-deb --field {}` failed ({})", package.display(), output.status);
+        bail!(
+            "`dpkg-deb --field {}` failed ({})",
+            package.display(),
+            output.status
+        );
     }
     let text = String::from_utf8_lossy(&output.stdout);
     let field = |key: &str| {
         text.lines()
-            .find_map(|line| line.strip_prefix(key)?.strip_prefix(':').map(|value| value.trim().to_owned()))
+            .find_map(|line| {
+                line.strip_prefix(key)?
+                    .strip_prefix(':')
+                    .map(|value| value.trim().to_owned())
+            })
             .with_context(|| format!("{} has no {key} field", package.display()))
     };
     Ok((field("Package")?, field("Version")?))
@@ -203,7 +246,8 @@ fn extract_kernel(package: &Path, directory: &Path) -> Result<PathBuf> {
     if let Some(kernel) = find_kernel(directory)? {
         return Ok(kernel);
     }
-    std::fs::create_dir_all(directory).with_context(|| format!("could not create {}", directory.display()))?;
+    std::fs::create_dir_all(directory)
+        .with_context(|| format!("could not create {}", directory.display()))?;
     let mut unpack = Command::new("dpkg-deb")
         .arg("--fsys-tarfile")
         .arg(package)
@@ -212,16 +256,26 @@ fn extract_kernel(package: &Path, directory: &Path) -> Result<PathBuf> {
         .context("could not run dpkg-deb")?;
     let archive = unpack.stdout.take().context("dpkg-deb has no output")?;
     let status = Command::new("tar")
-        .args(["--extract", "--wildcards", "--no-same-owner", "--strip-components=2", "./boot/vmlinuz-*"])
+        .args([
+            "--extract",
+            "--wildcards",
+            "--no-same-owner",
+            "--strip-components=2",
+            "./boot/vmlinuz-*",
+        ])
         .current_dir(directory)
         .stdin(archive)
         .status()
         .context("could not run tar")?;
     let unpacked = unpack.wait().context("could not wait for dpkg-deb")?;
     if !status.success() || !unpacked.success() {
-        bail!("could not extract /boot/vmlinuz-* from {} (tar: {status}, dpkg-deb: {unpacked})", package.display());
+        bail!(
+            "could not extract /boot/vmlinuz-* from {} (tar: {status}, dpkg-deb: {unpacked})",
+            package.display()
+        );
     }
-    find_kernel(directory)?.with_context(|| format!("{} holds no /boot/vmlinuz-*", package.display()))
+    find_kernel(directory)?
+        .with_context(|| format!("{} holds no /boot/vmlinuz-*", package.display()))
 }
 
 fn find_kernel(directory: &Path) -> Result<Option<PathBuf>> {
@@ -239,7 +293,10 @@ fn apt(arguments: &[&str]) -> Result<()> {
         .status()
         .context("could not run apt-get")?;
     if !status.success() {
-        bail!("`apt-get {}` failed ({status}); run it by hand as root", arguments.join(" "));
+        bail!(
+            "`apt-get {}` failed ({status}); run it by hand as root",
+            arguments.join(" ")
+        );
     }
     Ok(())
 }
@@ -251,15 +308,22 @@ mod tests {
     #[test]
     fn reads_the_kernel_dependency() {
         let text = "linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n";
-        assert_eq!(parse_kernel_dependency(text).as_deref(), Some("linux-image-6.1.0-56-amd64"));
+        assert_eq!(
+            parse_kernel_dependency(text).as_deref(),
+            Some("linux-image-6.1.0-56-amd64")
+        );
         // A virtual package is shown in angle brackets; it cannot be downloaded.
-        assert_eq!(parse_kernel_dependency("linux-image-amd64\n  Depends: <linux-image-x>\n"), None);
+        assert_eq!(
+            parse_kernel_dependency("linux-image-amd64\n  Depends: <linux-image-x>\n"),
+            None
+        );
         assert_eq!(parse_kernel_dependency(""), None);
     }
 
     #[test]
     fn picks_the_newest_cached_package() {
-        let directory = std::env::temp_dir().join(format!("xtask-bench-cache-{}", std::process::id()));
+        let directory =
+            std::env::temp_dir().join(format!("xtask-bench-cache-{}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
         let epoch = std::time::SystemTime::UNIX_EPOCH;
         for (seconds, name) in [
@@ -270,10 +334,15 @@ mod tests {
             (5, "other_1_amd64.deb"),
         ] {
             let file = std::fs::File::create(directory.join(name)).unwrap();
-            file.set_modified(epoch + std::time::Duration::from_secs(seconds)).unwrap();
+            file.set_modified(epoch + std::time::Duration::from_secs(seconds))
+                .unwrap();
         }
-        let newest = newest_cached_package(&directory, "linux-image-").unwrap().unwrap();
-        let exact = newest_cached_package(&directory, "linux-image-6.1.0-9-amd64_").unwrap().unwrap();
+        let newest = newest_cached_package(&directory, "linux-image-")
+            .unwrap()
+            .unwrap();
+        let exact = newest_cached_package(&directory, "linux-image-6.1.0-9-amd64_")
+            .unwrap()
+            .unwrap();
         let none = newest_cached_package(&directory, "linux-image-7").unwrap();
         std::fs::remove_dir_all(&directory).unwrap();
         assert!(newest.ends_with("linux-image-6.1.0-56-amd64_6.1.192-2_amd64.deb"));

@@ -55,17 +55,28 @@ pub fn parse_bench_line(line: &str) -> Option<Result<Figure, String>> {
     let rest = line.trim().strip_prefix("BENCH ")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let [name, iterations, total] = fields[..] else {
-        return Some(Err(format!("expected `BENCH <name> <iterations> <total_nanoseconds>`, got `{}`", line.trim())));
+        return Some(Err(format!(
+            "expected `BENCH <name> <iterations> <total_nanoseconds>`, got `{}`",
+            line.trim()
+        )));
     };
     let number = |text: &str, what: &str| {
-        text.parse::<u64>()
-            .map_err(|_| format!("`{text}` is not a whole number of {what} in `{}`", line.trim()))
+        text.parse::<u64>().map_err(|_| {
+            format!(
+                "`{text}` is not a whole number of {what} in `{}`",
+                line.trim()
+            )
+        })
     };
     let figure = number(iterations, "iterations").and_then(|iterations| {
         if iterations == 0 {
             return Err(format!("zero iterations in `{}`", line.trim()));
         }
-        Ok(Figure { name: name.to_owned(), iterations, total_nanoseconds: number(total, "nanoseconds")? })
+        Ok(Figure {
+            name: name.to_owned(),
+            iterations,
+            total_nanoseconds: number(total, "nanoseconds")?,
+        })
     });
     Some(figure)
 }
@@ -93,7 +104,9 @@ impl Console {
                 console.errors.push(error.trim().to_owned());
             } else if let Some(information) = line.strip_prefix("INFO ") {
                 let (key, text) = information.split_once(' ').unwrap_or((information, ""));
-                console.information.push((key.to_owned(), text.trim().to_owned()));
+                console
+                    .information
+                    .push((key.to_owned(), text.trim().to_owned()));
             } else {
                 match parse_bench_line(line) {
                     Some(Ok(figure)) => console.figures.push(figure),
@@ -103,6 +116,37 @@ impl Console {
             }
         }
         console
+    }
+
+    /// Several boots of one system as one: for each figure the fastest boot's
+    /// (host load only ever slows an emulated guest down), the first boot's
+    /// information, and every boot's errors.
+    pub fn best_of(consoles: &[Console]) -> Console {
+        let mut best = Console {
+            ended: !consoles.is_empty(),
+            ..Console::default()
+        };
+        for console in consoles {
+            if best.information.is_empty() {
+                best.information = console.information.clone();
+            }
+            best.errors.extend(console.errors.iter().cloned());
+            best.ended &= console.ended;
+            for figure in &console.figures {
+                match best
+                    .figures
+                    .iter_mut()
+                    .find(|kept| kept.name == figure.name)
+                {
+                    Some(kept) if figure.per_operation() < kept.per_operation() => {
+                        *kept = figure.clone()
+                    }
+                    Some(_) => {}
+                    None => best.figures.push(figure.clone()),
+                }
+            }
+        }
+        best
     }
 
     pub fn figure(&self, name: &str) -> Option<&Figure> {
@@ -131,19 +175,24 @@ impl Runs {
     }
 
     pub fn instructions(&self, name: &str) -> Option<f64> {
-        self.icount.as_ref()?.figure(name).map(Figure::per_operation)
+        self.icount
+            .as_ref()?
+            .figure(name)
+            .map(Figure::per_operation)
     }
 
     /// Guest instructions counted per actual instruction by the 2-instruction
     /// loop under icount: 1.0 means icount's 1 ns per instruction holds.
     pub fn instruction_check(&self) -> Option<f64> {
-        self.instructions(LOOP_FIGURE).map(|per_iteration| per_iteration / LOOP_INSTRUCTIONS)
+        self.instructions(LOOP_FIGURE)
+            .map(|per_iteration| per_iteration / LOOP_INSTRUCTIONS)
     }
 
     /// Guest instructions TCG ran per nanosecond of guest time, from the
     /// loop in the wall-clock run.
     pub fn tcg_speed(&self) -> Option<f64> {
-        self.nanoseconds(LOOP_FIGURE).map(|per_iteration| LOOP_INSTRUCTIONS / per_iteration)
+        self.nanoseconds(LOOP_FIGURE)
+            .map(|per_iteration| LOOP_INSTRUCTIONS / per_iteration)
     }
 }
 
@@ -166,6 +215,8 @@ pub struct Setting {
     pub linux_package: String,
     pub linux_command: String,
     pub septa_command: Option<String>,
+    /// How many wall-clock boots of each system the figures are the best of.
+    pub wall_boots: usize,
     /// The argument added for the instruction-count boots, if they ran.
     pub icount_argument: Option<String>,
 }
@@ -187,6 +238,7 @@ pub fn label(name: &str) -> String {
         "futex" => "futex round trip, two threads".to_owned(),
         "ipc-null" => "IPC round trip, empty message, monitor on".to_owned(),
         "ipc-4k" => "IPC round trip, 4 KiB message, monitor on".to_owned(),
+        "septa-null-syscall" => "null system call".to_owned(),
         other => format!("`{other}`"),
     }
 }
@@ -204,7 +256,9 @@ pub fn format_quantity(value: Option<f64>) -> String {
 /// `numerator / denominator` as `2.31`, or a dash when either is missing.
 pub fn format_ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
     match (numerator, denominator) {
-        (Some(numerator), Some(denominator)) if denominator > 0.0 => format!("{:.2}", numerator / denominator),
+        (Some(numerator), Some(denominator)) if denominator > 0.0 => {
+            format!("{:.2}", numerator / denominator)
+        }
         _ => "–".to_owned(),
     }
 }
@@ -217,18 +271,30 @@ pub fn goal_line(linux: &Runs, septa: &Septa) -> String {
         Septa::Measured(runs) => runs,
         Septa::Unavailable(reason) => return format!("{prefix} not measured ({reason})"),
     };
-    let (Some(ipc), Some(syscall)) = (runs.nanoseconds(SEPTA_IPC_NULL), linux.nanoseconds(LINUX_NULL_SYSCALL)) else {
-        return format!("{prefix} not measured (no `{SEPTA_IPC_NULL}` or `{LINUX_NULL_SYSCALL}` figure)");
+    let (Some(ipc), Some(syscall)) = (
+        runs.nanoseconds(SEPTA_IPC_NULL),
+        linux.nanoseconds(LINUX_NULL_SYSCALL),
+    ) else {
+        return format!(
+            "{prefix} not measured (no `{SEPTA_IPC_NULL}` or `{LINUX_NULL_SYSCALL}` figure)"
+        );
     };
     let ratio = ipc / syscall;
     let mut line = format!("{prefix} measured {ratio:.2} x");
-    if let (Some(ipc), Some(syscall)) = (runs.instructions(SEPTA_IPC_NULL), linux.instructions(LINUX_NULL_SYSCALL)) {
+    if let (Some(ipc), Some(syscall)) = (
+        runs.instructions(SEPTA_IPC_NULL),
+        linux.instructions(LINUX_NULL_SYSCALL),
+    ) {
         let _ = write!(line, " ({:.2} x in guest instructions)", ipc / syscall);
     }
     if ratio <= GOAL_RATIO {
         line.push_str(": met");
     } else {
-        let _ = write!(line, ": not met, {:.2} x slower than the goal", ratio / GOAL_RATIO);
+        let _ = write!(
+            line,
+            ": not met, {:.2} x slower than the goal",
+            ratio / GOAL_RATIO
+        );
     }
     line
 }
@@ -256,7 +322,10 @@ pub fn render(report: &Report) -> String {
     if let Some(release) = linux.wall.information("kernel") {
         row("Linux `uname`", release);
     }
-    row("Linux command line", &format!("`{}`", setting.linux_command));
+    row(
+        "Linux command line",
+        &format!("`{}`", setting.linux_command),
+    );
     if let Some(cmdline) = linux.wall.information("cmdline") {
         row("Linux `/proc/cmdline`", &format!("`{cmdline}`"));
     }
@@ -273,8 +342,18 @@ pub fn render(report: &Report) -> String {
         Some(command) => row("Septa command line", &format!("`{command}`")),
         None => row("Septa command line", "–"),
     }
+    row(
+        "Wall-clock figures",
+        &format!(
+            "best of {} boots of each system, Linux and Septa alternating (host load only slows a guest down)",
+            setting.wall_boots
+        ),
+    );
     if let Some(speed) = linux.tcg_speed() {
-        row("TCG speed", &format!("{speed:.2} guest instructions per ns on a register loop (Linux guest)"));
+        row(
+            "TCG speed",
+            &format!("{speed:.2} guest instructions per ns on a register loop (Linux guest)"),
+        );
     }
     match (&setting.icount_argument, linux.instruction_check()) {
         (None, _) => row("Instruction counts", "skipped (`--skip-icount`)"),
@@ -298,11 +377,31 @@ pub fn render(report: &Report) -> String {
             &format!("second boot with `{argument}`; the loop check did not report"),
         ),
     }
+    if let Septa::Measured(septa) = &report.septa {
+        let check = match septa.instruction_check() {
+            Some(check) => {
+                format!("{check:.3} ns per instruction on Septa's own `{LOOP_FIGURE}` loop")
+            }
+            None if setting.icount_argument.is_some() => format!(
+                "not checked: Septa printed no `{LOOP_FIGURE}` figure, so its instruction counts assume \
+                 its clock runs on QEMU's virtual clock"
+            ),
+            None => "–".to_owned(),
+        };
+        row("Septa instruction-count check", &check);
+    }
     out.push('\n');
 
     out.push_str("### Linux\n\n");
-    out.push_str("| Operation | Iterations | ns/op | Instructions/op |\n| --- | ---: | ---: | ---: |\n");
-    for figure in linux.wall.figures.iter().filter(|figure| figure.name != LOOP_FIGURE) {
+    out.push_str(
+        "| Operation | Iterations | ns/op | Instructions/op |\n| --- | ---: | ---: | ---: |\n",
+    );
+    for figure in linux
+        .wall
+        .figures
+        .iter()
+        .filter(|figure| figure.name != LOOP_FIGURE)
+    {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} |",
@@ -327,12 +426,20 @@ pub fn render(report: &Report) -> String {
                 "| Operation | Iterations | ns/op | Instructions/op | x Linux null syscall | x Linux pipe | x Linux futex |\n\
                  | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
             );
-            for figure in septa.wall.figures.iter().filter(|figure| figure.name != LOOP_FIGURE) {
+            for figure in septa
+                .wall
+                .figures
+                .iter()
+                .filter(|figure| figure.name != LOOP_FIGURE)
+            {
                 let ratios = [LINUX_NULL_SYSCALL, LINUX_PIPE, LINUX_FUTEX].map(|baseline| {
                     format!(
                         "{} ({})",
                         format_ratio(septa.nanoseconds(&figure.name), linux.nanoseconds(baseline)),
-                        format_ratio(septa.instructions(&figure.name), linux.instructions(baseline)),
+                        format_ratio(
+                            septa.instructions(&figure.name),
+                            linux.instructions(baseline)
+                        ),
                     )
                 });
                 let _ = writeln!(
@@ -350,7 +457,12 @@ pub fn render(report: &Report) -> String {
             if septa.wall.figures.is_empty() {
                 out.push_str("| (Septa printed no `BENCH` line) | | | | | | |\n");
             }
-            for error in septa.wall.errors.iter().chain(septa.icount.iter().flat_map(|console| &console.errors)) {
+            for error in septa
+                .wall
+                .errors
+                .iter()
+                .chain(septa.icount.iter().flat_map(|console| &console.errors))
+            {
                 let _ = writeln!(out, "\nSepta reported: {error}");
             }
         }
@@ -364,7 +476,11 @@ pub const END_MARKER: &str = "<!-- bench:end -->";
 
 /// `docs/benchmarks.md` with its generated section replaced by `generated`,
 /// keeping everything outside the markers as it was written by hand.
-pub fn update_document(existing: Option<&str>, generated: &str, default_introduction: &str) -> String {
+pub fn update_document(
+    existing: Option<&str>,
+    generated: &str,
+    default_introduction: &str,
+) -> String {
     let section = format!("{BEGIN_MARKER}\n{}\n{END_MARKER}\n", generated.trim_end());
     let Some(existing) = existing else {
         return format!("{}\n\n{section}", default_introduction.trim_end());
@@ -386,11 +502,16 @@ pub fn date_of(unix_seconds: u64) -> String {
     let days = (unix_seconds / 86_400) as i64 + 719_468;
     let era = days.div_euclid(146_097);
     let day_of_era = days.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
 }
@@ -400,18 +521,32 @@ mod tests {
     use super::*;
 
     fn figure(name: &str, iterations: u64, total_nanoseconds: u64) -> Figure {
-        Figure { name: name.to_owned(), iterations, total_nanoseconds }
+        Figure {
+            name: name.to_owned(),
+            iterations,
+            total_nanoseconds,
+        }
     }
 
     fn console(figures: Vec<Figure>) -> Console {
-        Console { figures, ended: true, ..Console::default() }
+        Console {
+            figures,
+            ended: true,
+            ..Console::default()
+        }
     }
 
     #[test]
     fn parses_bench_lines() {
-        assert_eq!(parse_bench_line("BENCH pipe 4929 515523355"), Some(Ok(figure("pipe", 4929, 515523355))));
+        assert_eq!(
+            parse_bench_line("BENCH pipe 4929 515523355"),
+            Some(Ok(figure("pipe", 4929, 515523355)))
+        );
         // Serial consoles end lines with \r; surrounding blanks are tolerated.
-        assert_eq!(parse_bench_line("  BENCH ipc-4k 10 20\r"), Some(Ok(figure("ipc-4k", 10, 20))));
+        assert_eq!(
+            parse_bench_line("  BENCH ipc-4k 10 20\r"),
+            Some(Ok(figure("ipc-4k", 10, 20)))
+        );
         assert_eq!(parse_bench_line("[    1.6] clocksource: Switched"), None);
         assert_eq!(parse_bench_line("BENCH-END"), None);
         assert_eq!(parse_bench_line("INFO meltdown Not affected"), None);
@@ -445,11 +580,44 @@ mod tests {
         let console = Console::parse(&lines);
         assert_eq!(console.figures, [figure("null-syscall", 877114, 492251439)]);
         assert_eq!(console.information("meltdown"), Some("Not affected"));
-        assert_eq!(console.information("kernel"), Some("6.1.0-56-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2"));
+        assert_eq!(
+            console.information("kernel"),
+            Some("6.1.0-56-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2")
+        );
         assert_eq!(console.errors.len(), 2);
         assert!(console.errors[1].contains("Out of memory"));
         assert!(console.ended);
         assert!(!Console::parse(&["BENCH pipe 1 2"]).ended);
+    }
+
+    #[test]
+    fn best_of_takes_each_figures_fastest_boot() {
+        let first = Console {
+            information: vec![("kernel".to_owned(), "6.1".to_owned())],
+            ..console(vec![figure("a", 10, 100), figure("b", 10, 100)])
+        };
+        let second = Console {
+            errors: vec!["late".to_owned()],
+            ended: false,
+            ..console(vec![
+                figure("b", 20, 100),
+                figure("a", 20, 400),
+                figure("c", 1, 1),
+            ])
+        };
+        let best = Console::best_of(&[first, second]);
+        assert_eq!(
+            best.figures,
+            [
+                figure("a", 10, 100),
+                figure("b", 20, 100),
+                figure("c", 1, 1)
+            ]
+        );
+        assert_eq!(best.information("kernel"), Some("6.1"));
+        assert_eq!(best.errors, ["late"]);
+        assert!(!best.ended);
+        assert!(!Console::best_of(&[]).ended);
     }
 
     #[test]
@@ -488,8 +656,14 @@ mod tests {
 
     fn septa(ipc_null_total: u64) -> Septa {
         Septa::Measured(Runs {
-            wall: console(vec![figure("ipc-null", 1000, ipc_null_total), figure("ipc-4k", 1000, 4_000_000)]),
-            icount: Some(console(vec![figure("ipc-null", 1000, 900_000), figure("ipc-4k", 1000, 2_000_000)])),
+            wall: console(vec![
+                figure("ipc-null", 1000, ipc_null_total),
+                figure("ipc-4k", 1000, 4_000_000),
+            ]),
+            icount: Some(console(vec![
+                figure("ipc-null", 1000, 900_000),
+                figure("ipc-4k", 1000, 2_000_000),
+            ])),
         })
     }
 
@@ -505,7 +679,10 @@ mod tests {
             "IPC round trip <= 3 x Linux null system call: measured 2.00 x (3.00 x in guest instructions): met"
         );
         assert_eq!(
-            goal_line(&linux(), &Septa::Unavailable("no systems/bench.toml".to_owned())),
+            goal_line(
+                &linux(),
+                &Septa::Unavailable("no systems/bench.toml".to_owned())
+            ),
             "IPC round trip <= 3 x Linux null system call: not measured (no systems/bench.toml)"
         );
     }
@@ -515,7 +692,10 @@ mod tests {
         let linux = linux();
         assert!((linux.instruction_check().unwrap() - 1.001).abs() < 1e-9);
         assert_eq!(linux.tcg_speed(), Some(2.0));
-        let without = Runs { icount: None, ..linux };
+        let without = Runs {
+            icount: None,
+            ..linux
+        };
         assert_eq!(without.instruction_check(), None);
         assert_eq!(without.instructions("pipe"), None);
     }
@@ -530,6 +710,7 @@ mod tests {
                 linux_package: "linux-image-6.1.0-56-amd64 6.1.192-2".to_owned(),
                 linux_command: "qemu-system-x86_64 -M microvm".to_owned(),
                 septa_command: None,
+                wall_boots: 3,
                 icount_argument: Some("-icount shift=0".to_owned()),
             },
             linux: linux(),
@@ -541,11 +722,20 @@ mod tests {
     fn table_has_linux_rows_and_septa_ratios() {
         let text = render(&report(septa(2_000_000)));
         assert!(text.contains("## Results of 2026-11-21"), "{text}");
-        assert!(text.contains("| null system call (`getppid`) | 1000 | 500 | 300 |"), "{text}");
-        assert!(text.contains("| pipe round trip, 1 byte, two processes | 100 | 100000 | 13000 |"), "{text}");
+        assert!(
+            text.contains("| null system call (`getppid`) | 1000 | 500 | 300 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| pipe round trip, 1 byte, two processes | 100 | 100000 | 13000 |"),
+            "{text}"
+        );
         // The loop is a check, not a figure.
         assert!(!text.contains("| `loop-2insn`"), "{text}");
-        assert!(text.contains("1.001 ns per instruction on Linux, the assumption holds"), "{text}");
+        assert!(
+            text.contains("1.001 ns per instruction on Linux, the assumption holds"),
+            "{text}"
+        );
         // ipc-null: 2000 ns, 900 instructions; null syscall 500 ns / 300;
         // pipe 100000 / 13000; futex 20000 / 10000.
         assert!(
@@ -559,8 +749,13 @@ mod tests {
 
     #[test]
     fn table_says_when_septa_is_missing() {
-        let text = render(&report(Septa::Unavailable("systems/bench.toml does not exist".to_owned())));
-        assert!(text.contains("Septa bench image not available: systems/bench.toml does not exist."), "{text}");
+        let text = render(&report(Septa::Unavailable(
+            "systems/bench.toml does not exist".to_owned(),
+        )));
+        assert!(
+            text.contains("Septa bench image not available: systems/bench.toml does not exist."),
+            "{text}"
+        );
         assert!(text.contains("not measured"), "{text}");
     }
 
@@ -570,13 +765,17 @@ mod tests {
         report.linux.icount = None;
         report.setting.icount_argument = None;
         let text = render(&report);
-        assert!(text.contains("| null system call (`getppid`) | 1000 | 500 | – |"), "{text}");
+        assert!(
+            text.contains("| null system call (`getppid`) | 1000 | 500 | – |"),
+            "{text}"
+        );
         assert!(text.contains("skipped (`--skip-icount`)"), "{text}");
     }
 
     #[test]
     fn document_keeps_the_hand_written_parts() {
-        let existing = "# Benchmarks\n\nIntro.\n\n<!-- bench:begin -->\nold\n<!-- bench:end -->\n\nOutro.\n";
+        let existing =
+            "# Benchmarks\n\nIntro.\n\n<!-- bench:begin -->\nold\n<!-- bench:end -->\n\nOutro.\n";
         assert_eq!(
             update_document(Some(existing), "new\n", "unused"),
             "# Benchmarks\n\nIntro.\n\n<!-- bench:begin -->\nnew\n<!-- bench:end -->\n\nOutro.\n"

@@ -27,8 +27,12 @@ pub fn prepare(workspace: &Workspace, architecture: Architecture) -> Result<Sept
     if let Err(error) = commands::system_description(workspace, SYSTEM) {
         return Err(format!("{error:#}"));
     }
-    commands::build(workspace, architecture).map_err(|error| format!("building Septa failed: {error:#}"))?;
+    commands::build(workspace, architecture)
+        .map_err(|error| format!("building Septa failed: {error:#}"))?;
     let image = commands::image(workspace, architecture, SYSTEM)
         .map_err(|error| format!("packing systems/{SYSTEM}.toml failed: {error:#}"))?;
-    Ok(Septa { kernel: workspace.kernel_binary(architecture), image })
+    Ok(Septa {
+        kernel: workspace.kernel_binary(architecture),
+        image,
+    })
 }
