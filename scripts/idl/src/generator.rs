@@ -355,14 +355,17 @@ fn generate_client(out: &mut Out, interface: &Interface, client: &str) {
     out.line(1, "}");
 }
 
+/// A method's parameter list: `leading` (receiver, sender), then one per request field.
+fn parameters(leading: &[&str], method: &Method) -> Vec<String> {
+    let fields = method
+        .request
+        .iter()
+        .map(|field| format!("{}: {}", field.name, argument_type(field.kind)));
+    leading.iter().map(|text| text.to_string()).chain(fields).collect()
+}
+
 fn generate_client_method(out: &mut Out, method: &Method) {
-    let mut parameters = vec!["&mut self".to_string()];
-    parameters.extend(
-        method
-            .request
-            .iter()
-            .map(|field| format!("{}: {}", field.name, argument_type(field.kind))),
-    );
+    let parameters = parameters(&["&mut self"], method);
     out.documentation(2, "///", &method.description);
     out.list(
         2,
@@ -459,13 +462,7 @@ fn generate_server(out: &mut Out, interface: &Interface, server: &str) {
         if index > 0 {
             out.blank();
         }
-        let mut parameters = vec!["&mut self".to_string(), "sender: u32".to_string()];
-        parameters.extend(
-            method
-                .request
-                .iter()
-                .map(|field| format!("{}: {}", field.name, argument_type(field.kind))),
-        );
+        let parameters = parameters(&["&mut self", "sender: u32"], method);
         out.documentation(2, "///", &method.description);
         out.list(
             2,

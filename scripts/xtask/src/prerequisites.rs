@@ -120,7 +120,8 @@ impl Installer {
     }
 }
 
-fn run_apt(arguments: &[&str]) -> Result<()> {
+/// Runs `apt-get` non-interactively; fails with the command line when it fails.
+pub fn run_apt(arguments: &[&str]) -> Result<()> {
     let status = Command::new("apt-get")
         .args(arguments)
         .env("DEBIAN_FRONTEND", "noninteractive")

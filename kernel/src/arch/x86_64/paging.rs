@@ -197,8 +197,9 @@ pub struct Translation {
     pub writable: bool,
 }
 
-/// Translates a user address, if it is mapped for user mode.
-pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
+/// The present leaf entry mapping `virtual_address` in the lower half of `root`, if the walk
+/// reaches one through user-accessible 4 KiB tables.
+fn leaf_entry(root: u64, virtual_address: u64) -> Option<*mut u64> {
     if !is_user_address(virtual_address) {
         return None;
     }
@@ -212,9 +213,17 @@ pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
         }
         current = entry & ADDRESS_MASK;
     }
-    // SAFETY: as above.
-    let leaf = unsafe { (*table(current))[path[3]] };
-    if leaf & PRESENT == 0 || leaf & USER == 0 {
+    // SAFETY: as above, the last-level table; the pointer stays inside it.
+    let leaf = unsafe { &raw mut (*table(current))[path[3]] };
+    // SAFETY: `leaf` points into a live page table.
+    (unsafe { *leaf } & PRESENT != 0).then_some(leaf)
+}
+
+/// Translates a user address, if it is mapped for user mode.
+pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
+    // SAFETY: `leaf_entry` returns a pointer into a live page table of this root.
+    let leaf = unsafe { *leaf_entry(root, virtual_address)? };
+    if leaf & USER == 0 {
         return None;
     }
     Some(Translation {
@@ -226,26 +235,14 @@ pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
 /// Removes the user mapping of the page at `virtual_address`, returning the frame it mapped,
 /// and drops any stale translation of it if `root` is the active root.
 pub fn unmap(root: u64, virtual_address: u64) -> Option<u64> {
-    if !is_user_address(virtual_address) {
-        return None;
-    }
-    let path = indices(virtual_address);
-    let mut current = root;
-    for &index in &path[..3] {
-        // SAFETY: `current` is a page-table frame reachable from the root.
-        let entry = unsafe { (*table(current))[index] };
-        if entry & PRESENT == 0 || entry & LARGE != 0 {
-            return None;
-        }
-        current = entry & ADDRESS_MASK;
-    }
-    // SAFETY: as above, the last-level table, owned by this root.
-    let leaf = unsafe { &mut (*table(current))[path[3]] };
-    if *leaf & PRESENT == 0 {
-        return None;
-    }
-    let frame = *leaf & ADDRESS_MASK;
-    *leaf = 0;
+    let leaf = leaf_entry(root, virtual_address)?;
+    // SAFETY: `leaf_entry` returns a pointer into a live page table owned by this root; the
+    // kernel runs on one processor, so nothing else walks it meanwhile.
+    let frame = unsafe {
+        let frame = *leaf & ADDRESS_MASK;
+        *leaf = 0;
+        frame
+    };
     let active: u64;
     // SAFETY: reading CR3 has no side effects; `invlpg` only drops a cached translation.
     unsafe {

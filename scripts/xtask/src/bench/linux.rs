@@ -286,19 +286,7 @@ fn find_kernel(directory: &Path) -> Result<Option<PathBuf>> {
 }
 
 fn apt(arguments: &[&str]) -> Result<()> {
-    let status = Command::new("apt-get")
-        .args(arguments)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::null())
-        .status()
-        .context("could not run apt-get")?;
-    if !status.success() {
-        bail!(
-            "`apt-get {}` failed ({status}); run it by hand as root",
-            arguments.join(" ")
-        );
-    }
-    Ok(())
+    crate::prerequisites::run_apt(arguments).context("run it by hand as root")
 }
 
 #[cfg(test)]
