@@ -40,12 +40,12 @@ fn check(kernel: &mut Kernel, length: usize, target: u32, direction: Direction) 
         fixed: &kernel.staging[MESSAGE_HEADER_SIZE..fixed_end],
         arena: &kernel.staging[fixed_end..length],
     };
-    let decision = kernel.policy.check(&message);
+    let decision = kernel.policy().check(&message);
     let Verdict::Deny(reason) = decision.verdict else {
         return Ok(());
     };
     let name = |entity: u32| kernel.entities.get(entity as usize).map_or("?", |record| record.name.as_str());
-    let (interface, method) = match kernel.policy.interface(header.interface) {
+    let (interface, method) = match kernel.policy().interface(header.interface) {
         Some(descriptor) => (
             descriptor.name.as_str(),
             descriptor.methods.iter().find(|candidate| candidate.id == header.method).map_or("?", |m| m.name.as_str()),

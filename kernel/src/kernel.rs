@@ -112,8 +112,9 @@ pub struct Kernel {
     pub current: Option<ThreadId>,
     /// The root currently loaded in the processor.
     pub active_root: u64,
-    /// The security policy; never written after boot.
-    pub policy: Policy,
+    /// The security policy, decoded from the boot image. Private, and reachable only through
+    /// [`Kernel::policy`] (a shared reference), so no code path can change it after boot.
+    policy: Policy,
     pub audit_only: bool,
     pub exit_with: Option<EntityId>,
     /// Snapshot buffer for the message being checked and delivered.
@@ -191,6 +192,11 @@ impl Kernel {
                 .map_err(|_| alloc::format!("entity '{}': no thread slot", entity.name))?;
         }
         Ok(kernel)
+    }
+
+    /// The security policy (read-only).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Creates a ready thread in `entity` with the given initial context, reusing the slot of
