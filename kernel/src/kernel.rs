@@ -353,13 +353,15 @@ impl Kernel {
             return Err(Error::InvalidArgument);
         }
         let record = &mut self.entities[entity as usize];
-        for page in (address..end).step_by(4096) {
+        let mut next = address;
+        while let Some(page) = arch::paging::next_mapped(record.root, next, end) {
             if let Some(frame) = arch::paging::unmap(record.root, page)
                 && record.owned_frames.remove(&frame)
             {
                 self.frames.free(frame);
                 record.memory_used -= 4096;
             }
+            next = page + 4096;
         }
         Ok(())
     }

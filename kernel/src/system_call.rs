@@ -163,21 +163,18 @@ fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(
     Ok(())
 }
 
-/// Checks that `[address, address + size)` is page-aligned user space with nothing mapped.
+/// Checks that `[address, address + size)` is page-aligned user space with nothing mapped
+/// (at a cost that follows what is mapped, not the size of the range).
 fn check_free_range(kernel: &Kernel, address: u64, size: u64) -> Result<(), Error> {
     let end = address.checked_add(size).ok_or(Error::InvalidArgument)?;
     if address & 0xfff != 0 || size == 0 || address < startup::USER_LOWEST as u64 || end > startup::USER_END as u64 {
         return Err(Error::InvalidArgument);
     }
     let root = kernel.entities[kernel.current_entity() as usize].root;
-    let mut page = address;
-    while page < end {
-        if arch::paging::translate(root, page).is_some() {
-            return Err(Error::InvalidArgument);
-        }
-        page += 4096;
+    match arch::paging::next_mapped(root, address, end) {
+        Some(_) => Err(Error::InvalidArgument),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn memory_map(kernel: &mut Kernel, address: u64, length: u64, flags: u64) -> Result<(), Error> {
@@ -191,11 +188,11 @@ fn memory_map(kernel: &mut Kernel, address: u64, length: u64, flags: u64) -> Res
     let size = length.checked_next_multiple_of(4096).ok_or(Error::InvalidArgument)?;
     let entity = kernel.current_entity();
     let address = if address == 0 { kernel.entities[entity as usize].map_cursor } else { address };
-    check_free_range(kernel, address, size)?;
     let record = &kernel.entities[entity as usize];
     if record.memory_used.saturating_add(size) > record.memory_limit {
         return Err(Error::OutOfMemory);
     }
+    check_free_range(kernel, address, size)?;
     let access = Access { writable: flags & protection::WRITE != 0, executable: flags & protection::EXECUTE != 0 };
     for page in (address..address + size).step_by(4096) {
         crate::loader::allocate_page(kernel, entity, page, access).map_err(|_| Error::OutOfMemory)?;

@@ -68,3 +68,15 @@ pub fn timestamp() -> u64 {
 pub fn instruction_loop(count: u64) {
     crate::arch::instruction_loop(count)
 }
+
+/// Makes system call `number` with raw arguments and returns the raw result word: for tests
+/// that must reach the kernel with arguments no typed wrapper would pass.
+pub fn raw(number: usize, arguments: [u64; 5]) -> isize {
+    crate::arch::system_call(number, arguments).0
+}
+
+/// A thread entry point that ends its thread at once without touching memory, not even its
+/// stack: for tests that start threads with arbitrary stacks.
+pub fn thread_exit_entry() -> u64 {
+    crate::arch::thread_exit_entry()
+}

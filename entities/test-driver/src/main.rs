@@ -23,8 +23,8 @@ const SECRET_ADDRESS: usize = 0x0000_2000_0000_0000;
 const PROBES: [&str; 5] = ["read-kernel", "read-physical", "read-other", "write-code", "execute-data"];
 /// Stress clients that report through the `done` notification.
 const STRESS_CLIENTS: u64 = 2;
-/// Checks this driver prints, plus one per stress client.
-const PLAN: usize = 31 + PROBES.len() + STRESS_CLIENTS as usize;
+/// Checks this driver prints, plus one per stress client and one from the system-call fuzzer.
+const PLAN: usize = 31 + PROBES.len() + STRESS_CLIENTS as usize + 1;
 
 struct Checks {
     failed: i32,
@@ -256,6 +256,10 @@ fn main() -> i32 {
         }
     }
     checks.check("stress: every client finished", bits == (1 << STRESS_CLIENTS) - 1, format_args!("bits {bits:#b}"));
+    // The system-call fuzzer prints its own check; wait for it so the run does not end first.
+    if let Some(fuzz_done) = startup::handle("fuzz-done") {
+        let _ = system::wait(fuzz_done, 600_000_000_000);
+    }
     let _ = layout::fixed_size(&[]);
     println!("[driver] {} check(s) failed", checks.failed);
     checks.failed

@@ -56,3 +56,24 @@ pub fn instruction_loop(count: u64) {
         asm!("2:", "dec {counter}", "jnz 2b", counter = inout(reg) count => _, options(nomem, nostack));
     }
 }
+
+global_asm!(
+    ".global septa_runtime_thread_exit_stub",
+    "septa_runtime_thread_exit_stub:",
+    "    mov eax, {thread_exit}",
+    "    xor edi, edi",
+    "    xor esi, esi",
+    "    syscall",
+    "    ud2",
+    thread_exit = const septa_abi::syscall::THREAD_EXIT,
+);
+
+unsafe extern "C" {
+    fn septa_runtime_thread_exit_stub();
+}
+
+/// The address of a thread entry point that ends its thread at once without touching memory
+/// (not even its stack): for tests that start threads with arbitrary stacks.
+pub fn thread_exit_entry() -> u64 {
+    septa_runtime_thread_exit_stub as *const () as u64
+}

@@ -232,6 +232,32 @@ pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
     })
 }
 
+/// The first page at or after `start` and before `end` that is mapped in `root`'s lower half.
+/// Absent tables are skipped whole (512 GiB, 1 GiB or 2 MiB at a time), so the cost follows
+/// what is mapped, not the size of the range: an entity cannot keep the kernel busy by naming
+/// a huge range.
+pub fn next_mapped(root: u64, start: u64, end: u64) -> Option<u64> {
+    const SPANS: [u64; 4] = [1 << 39, 1 << 30, 1 << 21, 1 << 12];
+    let end = end.min((USER_ENTRIES as u64) << 39);
+    let mut address = start & !0xfff;
+    'search: while address < end {
+        let path = indices(address);
+        let mut current = root;
+        for level in 0..4 {
+            // SAFETY: `current` is a page-table frame reachable from the root.
+            let entry = unsafe { (*table(current))[path[level]] };
+            if entry & PRESENT == 0 || (level < 3 && entry & LARGE != 0) {
+                // Nothing mapped in this entry's span: continue after it.
+                address = (address & !(SPANS[level] - 1)).checked_add(SPANS[level])?;
+                continue 'search;
+            }
+            current = entry & ADDRESS_MASK;
+        }
+        return Some(address);
+    }
+    None
+}
+
 /// Removes the user mapping of the page at `virtual_address`, returning the frame it mapped,
 /// and drops any stale translation of it if `root` is the active root.
 pub fn unmap(root: u64, virtual_address: u64) -> Option<u64> {
