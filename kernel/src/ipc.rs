@@ -10,7 +10,7 @@ use crate::kernel::{Kernel, Object, State, ThreadId};
 use crate::memory::user;
 use alloc::vec::Vec;
 use septa_abi::{Error, MESSAGE_HEADER_SIZE, MessageHeader, rights};
-use septa_monitor::{Direction, Message, Verdict};
+use septa_monitor::{DenyReason, Direction, Message, Verdict};
 
 /// Copies a message from the current entity into the staging buffer; returns its length.
 fn stage(kernel: &mut Kernel, address: u64) -> Result<usize, Error> {
@@ -45,12 +45,22 @@ fn check(kernel: &mut Kernel, length: usize, target: u32, direction: Direction) 
         return Ok(());
     };
     let name = |entity: u32| kernel.entities.get(entity as usize).map_or("?", |record| record.name.as_str());
-    let (interface, method) = match kernel.policy().interface(header.interface) {
-        Some(descriptor) => (
-            descriptor.name.as_str(),
-            descriptor.methods.iter().find(|candidate| candidate.id == header.method).map_or("?", |m| m.name.as_str()),
-        ),
-        None => ("?", "?"),
+    let interface = kernel.policy().interface(header.interface);
+    let method = kernel.policy().method(header.interface, header.method);
+    let interface_name = interface.map_or("?", |descriptor| descriptor.name.as_str());
+    let method_name = method.map_or("?", |descriptor| descriptor.name.as_str());
+    // Name the field a reason points at, so the audit line reads in the policy's terms.
+    let field = match reason {
+        DenyReason::ConditionFailed { field }
+        | DenyReason::SliceOutOfBounds { field }
+        | DenyReason::BadString { field } => method.and_then(|descriptor| {
+            let fields = match direction {
+                Direction::Request => &descriptor.request,
+                Direction::Reply => &descriptor.reply,
+            };
+            fields.get(field as usize).map(|descriptor| descriptor.name.as_str())
+        }),
+        _ => None,
     };
     let verdict = if kernel.audit_only { "WOULD DENY" } else { "DENY" };
     let kind = match direction {
@@ -58,11 +68,12 @@ fn check(kernel: &mut Kernel, length: usize, target: u32, direction: Direction) 
         Direction::Reply => "reply",
     };
     console::line(format_args!(
-        "[audit] {verdict} {} -> {} {interface}.{method} ({kind}, interface {} method {}): {reason}",
+        "[audit] {verdict} {} -> {} {interface_name}.{method_name} ({kind}, interface {} method {}): {reason}{}",
         name(header.sender),
         name(target),
         header.interface,
         header.method,
+        field.map_or(alloc::string::String::new(), |field| alloc::format!(" ('{field}')")),
     ));
     if kernel.audit_only { Ok(()) } else { Err(Error::Denied) }
 }
