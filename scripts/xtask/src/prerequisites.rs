@@ -41,9 +41,19 @@ pub fn required(task: Task, architecture: Architecture) -> Vec<Prerequisite> {
             program: architecture.qemu_program(),
             debian_package: architecture.qemu_package(),
         });
+        list.extend(HOST_TOOLCHAIN.iter().cloned());
     }
     list
 }
+
+/// The rest of the host toolchain `run` and `test` set up, whichever architecture they boot:
+/// QEMU for the ARM machines (the aarch64 and armv7 ports) and the C compiler and linker the
+/// sysroot wraps (`<arch>-septa-cc`). Installed only when missing.
+const HOST_TOOLCHAIN: [Prerequisite; 3] = [
+    Prerequisite::Program { program: "qemu-system-aarch64", debian_package: "qemu-system-arm" },
+    Prerequisite::Program { program: "clang-19", debian_package: "clang-19" },
+    Prerequisite::Program { program: "ld.lld-19", debian_package: "lld-19" },
+];
 
 /// Checks every prerequisite and installs the missing ones.
 pub fn ensure(root: &Path, prerequisites: &[Prerequisite]) -> Result<()> {
@@ -161,15 +171,16 @@ mod tests {
     }
 
     #[test]
-    fn booting_also_needs_qemu() {
+    fn booting_also_needs_qemu_and_the_host_toolchain() {
+        let program = |program, debian_package| Prerequisite::Program { program, debian_package };
         assert_eq!(
             required(Task::Boot, Architecture::X86_64),
             [
                 Prerequisite::RustTarget("x86_64-unknown-none"),
-                Prerequisite::Program {
-                    program: "qemu-system-x86_64",
-                    debian_package: "qemu-system-x86"
-                },
+                program("qemu-system-x86_64", "qemu-system-x86"),
+                program("qemu-system-aarch64", "qemu-system-arm"),
+                program("clang-19", "clang-19"),
+                program("ld.lld-19", "lld-19"),
             ]
         );
     }
