@@ -24,7 +24,7 @@ const PROBES: [&str; 5] = ["read-kernel", "read-physical", "read-other", "write-
 /// Stress clients that report through the `done` notification.
 const STRESS_CLIENTS: u64 = 2;
 /// Checks this driver prints, plus one per stress client and one from the system-call fuzzer.
-const PLAN: usize = 31 + PROBES.len() + STRESS_CLIENTS as usize + 1;
+const PLAN: usize = 32 + PROBES.len() + STRESS_CLIENTS as usize + 1;
 
 struct Checks {
     failed: i32,
@@ -148,6 +148,19 @@ fn main() -> i32 {
         system::yield_now();
     }
     checks.check("threads: a second thread runs to completion", spawned.is_ok() && COUNTER.load(Ordering::Relaxed) == 1000, format_args!("{spawned:?}, counter {}", COUNTER.load(Ordering::Relaxed)));
+    // Preemption: a thread at this thread's priority that spins without ever entering the
+    // kernel. Only the timer can give the processor back; the spinner stops when told.
+    static SPINS: AtomicU64 = AtomicU64::new(0);
+    static STOP: AtomicU64 = AtomicU64::new(0);
+    let spinner = septa_runtime::thread::spawn(|| {
+        while STOP.load(Ordering::Relaxed) == 0 {
+            SPINS.fetch_add(1, Ordering::Relaxed);
+        }
+    }, 10);
+    system::yield_now();
+    let spins = SPINS.load(Ordering::Relaxed);
+    STOP.store(1, Ordering::Relaxed);
+    checks.check("scheduler: a thread that never enters the kernel is preempted by the timer", spinner.is_ok() && spins > 0, format_args!("{spinner:?}, {spins} spins before this thread ran again"));
     let result = system::map_memory(0, 4096, protection::READ | protection::WRITE | protection::EXECUTE);
     checks.check("W^X: writable and executable memory is refused", result == Err(Error::InvalidArgument), format_args!("{result:?}"));
     let result = system::map_memory(0, 1 << 40, protection::READ | protection::WRITE);
