@@ -99,3 +99,58 @@ pub fn decode(bytes: &[u8]) -> Result<BootImage<'_>, DecodeError> {
     let body = bytes.strip_prefix(&MAGIC[..]).ok_or(DecodeError::BadMagic)?;
     postcard::from_bytes(body).map_err(|_| DecodeError::BadBody)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn image(elf: &[u8]) -> BootImage<'_> {
+        BootImage {
+            name: "demo".into(),
+            entities: vec![EntityImage {
+                name: "echo".into(),
+                elf,
+                arguments: vec!["echo".into(), "--loud".into()],
+                priority: 20,
+                memory_limit: 4 << 20,
+                capabilities: vec![CapabilityImage {
+                    name: "endpoint".into(),
+                    object: ObjectImage::Endpoint(0),
+                    rights: septa_abi::rights::RECEIVE,
+                }],
+            }],
+            endpoint_count: 1,
+            notification_count: 2,
+            shared_memory_sizes: vec![4096],
+            policy: septa_monitor::Policy::default(),
+            exit_with: Some(0),
+            audit_only: false,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_borrows_the_executables() {
+        let elf = b"\x7fELF pretend executable";
+        let bytes = encode(&image(elf));
+        assert!(bytes.starts_with(MAGIC));
+        let decoded = decode(&bytes).unwrap();
+        assert_eq!(decoded, image(elf));
+        // The ELF bytes are borrowed from the image, not copied.
+        let inside = bytes.as_ptr_range();
+        assert!(inside.contains(&decoded.entities[0].elf.as_ptr()));
+    }
+
+    #[test]
+    fn refuses_other_files_and_truncations() {
+        assert_eq!(decode(b"not an image"), Err(DecodeError::BadMagic));
+        assert_eq!(decode(b""), Err(DecodeError::BadMagic));
+        let bytes = encode(&image(b"elf"));
+        for length in MAGIC.len()..bytes.len() {
+            assert_eq!(decode(&bytes[..length]), Err(DecodeError::BadBody), "length {length}");
+        }
+        let mut other_version = bytes.clone();
+        other_version[6] = b'2';
+        assert_eq!(decode(&other_version), Err(DecodeError::BadMagic));
+    }
+}
