@@ -20,14 +20,23 @@ fn stage(kernel: &mut Kernel, address: u64) -> Result<usize, Error> {
     header_bytes.copy_from_slice(&kernel.staging[..MESSAGE_HEADER_SIZE]);
     let mut header = MessageHeader::from_bytes(&header_bytes);
     let length = header.total_size().ok_or(Error::Malformed)?;
-    user::read(root, address + MESSAGE_HEADER_SIZE as u64, &mut kernel.staging[MESSAGE_HEADER_SIZE..length])?;
+    user::read(
+        root,
+        address + MESSAGE_HEADER_SIZE as u64,
+        &mut kernel.staging[MESSAGE_HEADER_SIZE..length],
+    )?;
     header.sender = kernel.current_entity();
     kernel.staging[..MESSAGE_HEADER_SIZE].copy_from_slice(&header.to_bytes());
     Ok(length)
 }
 
 /// Asks the monitor about the staged message; prints the audit line for a denial.
-fn check(kernel: &mut Kernel, length: usize, target: u32, direction: Direction) -> Result<(), Error> {
+fn check(
+    kernel: &mut Kernel,
+    length: usize,
+    target: u32,
+    direction: Direction,
+) -> Result<(), Error> {
     let mut header_bytes = [0u8; MESSAGE_HEADER_SIZE];
     header_bytes.copy_from_slice(&kernel.staging[..MESSAGE_HEADER_SIZE]);
     let header = MessageHeader::from_bytes(&header_bytes);
@@ -44,7 +53,12 @@ fn check(kernel: &mut Kernel, length: usize, target: u32, direction: Direction) 
     let Verdict::Deny(reason) = decision.verdict else {
         return Ok(());
     };
-    let name = |entity: u32| kernel.entities.get(entity as usize).map_or("?", |record| record.name.as_str());
+    let name = |entity: u32| {
+        kernel
+            .entities
+            .get(entity as usize)
+            .map_or("?", |record| record.name.as_str())
+    };
     let interface = kernel.policy().interface(header.interface);
     let method = kernel.policy().method(header.interface, header.method);
     let interface_name = interface.map_or("?", |descriptor| descriptor.name.as_str());
@@ -58,11 +72,17 @@ fn check(kernel: &mut Kernel, length: usize, target: u32, direction: Direction) 
                 Direction::Request => &descriptor.request,
                 Direction::Reply => &descriptor.reply,
             };
-            fields.get(field as usize).map(|descriptor| descriptor.name.as_str())
+            fields
+                .get(field as usize)
+                .map(|descriptor| descriptor.name.as_str())
         }),
         _ => None,
     };
-    let verdict = if kernel.audit_only { "WOULD DENY" } else { "DENY" };
+    let verdict = if kernel.audit_only {
+        "WOULD DENY"
+    } else {
+        "DENY"
+    };
     let kind = match direction {
         Direction::Request => "request",
         Direction::Reply => "reply",
@@ -73,9 +93,15 @@ fn check(kernel: &mut Kernel, length: usize, target: u32, direction: Direction) 
         name(target),
         header.interface,
         header.method,
-        field.map_or(alloc::string::String::new(), |field| alloc::format!(" ('{field}')")),
+        field.map_or(alloc::string::String::new(), |field| alloc::format!(
+            " ('{field}')"
+        )),
     ));
-    if kernel.audit_only { Ok(()) } else { Err(Error::Denied) }
+    if kernel.audit_only {
+        Ok(())
+    } else {
+        Err(Error::Denied)
+    }
 }
 
 /// Copies a message into a blocked receiver's buffer and makes it runnable. `Err` leaves the
@@ -102,7 +128,14 @@ fn endpoint_for(kernel: &Kernel, handle: u64, right: u32) -> Result<u32, Error> 
 }
 
 /// `CALL`: send a request and wait for the reply.
-pub fn call(kernel: &mut Kernel, handle: u64, request: u64, reply_buffer: u64, reply_size: u64, timeout: u64) -> Result<(), Error> {
+pub fn call(
+    kernel: &mut Kernel,
+    handle: u64,
+    request: u64,
+    reply_buffer: u64,
+    reply_size: u64,
+    timeout: u64,
+) -> Result<(), Error> {
     let endpoint = endpoint_for(kernel, handle, rights::SEND)?;
     if !kernel.endpoints[endpoint as usize].alive {
         return Err(Error::PeerGone);
@@ -120,8 +153,13 @@ pub fn call(kernel: &mut Kernel, handle: u64, request: u64, reply_buffer: u64, r
         match delivered {
             Ok(()) => {
                 let sender = kernel.current_entity();
-                kernel.threads[caller as usize].state =
-                    State::AwaitingReply { server: receiver, reply_buffer, reply_size, interface: header.interface, method: header.method };
+                kernel.threads[caller as usize].state = State::AwaitingReply {
+                    server: receiver,
+                    reply_buffer,
+                    reply_size,
+                    interface: header.interface,
+                    method: header.method,
+                };
                 kernel.block_current(timeout);
                 kernel.threads[receiver as usize].reply_to = Some(caller);
                 kernel.threads[receiver as usize].state = State::Ready;
@@ -133,7 +171,9 @@ pub fn call(kernel: &mut Kernel, handle: u64, request: u64, reply_buffer: u64, r
                 return Ok(());
             }
             Err(Error::TooLarge) => {
-                kernel.endpoints[endpoint as usize].receivers.push_front(receiver);
+                kernel.endpoints[endpoint as usize]
+                    .receivers
+                    .push_front(receiver);
                 return Err(Error::TooLarge);
             }
             Err(_) => {
@@ -147,8 +187,15 @@ pub fn call(kernel: &mut Kernel, handle: u64, request: u64, reply_buffer: u64, r
         return Err(Error::WouldBlock);
     }
     let message: Vec<u8> = kernel.staging[..length].to_vec();
-    kernel.threads[caller as usize].state = State::Sending { endpoint, message, reply_buffer, reply_size };
-    kernel.endpoints[endpoint as usize].senders.push_back(caller);
+    kernel.threads[caller as usize].state = State::Sending {
+        endpoint,
+        message,
+        reply_buffer,
+        reply_size,
+    };
+    kernel.endpoints[endpoint as usize]
+        .senders
+        .push_back(caller);
     kernel.block_current(timeout);
     Ok(())
 }
@@ -160,17 +207,31 @@ fn header_of(bytes: &[u8]) -> MessageHeader {
 }
 
 /// `RECEIVE`: take the next request, or wait for one.
-pub fn receive(kernel: &mut Kernel, handle: u64, buffer: u64, size: u64, timeout: u64) -> Result<(), Error> {
+pub fn receive(
+    kernel: &mut Kernel,
+    handle: u64,
+    buffer: u64,
+    size: u64,
+    timeout: u64,
+) -> Result<(), Error> {
     let endpoint = endpoint_for(kernel, handle, rights::RECEIVE)?;
     let receiver = kernel.current();
     if kernel.threads[receiver as usize].reply_to.is_some() {
         // Receiving again without replying would strand the caller: refuse.
         return Err(Error::InvalidArgument);
     }
-    kernel.threads[receiver as usize].state = State::Receiving { endpoint, buffer, size };
+    kernel.threads[receiver as usize].state = State::Receiving {
+        endpoint,
+        buffer,
+        size,
+    };
     if let Some(sender) = kernel.endpoints[endpoint as usize].senders.pop_front() {
-        let State::Sending { message, reply_buffer, reply_size, .. } =
-            core::mem::replace(&mut kernel.threads[sender as usize].state, State::Dead)
+        let State::Sending {
+            message,
+            reply_buffer,
+            reply_size,
+            ..
+        } = core::mem::replace(&mut kernel.threads[sender as usize].state, State::Dead)
         else {
             kernel.threads[receiver as usize].state = State::Ready;
             return Err(Error::PeerGone);
@@ -197,7 +258,9 @@ pub fn receive(kernel: &mut Kernel, handle: u64, buffer: u64, size: u64, timeout
         kernel.threads[receiver as usize].state = State::Ready;
         return Err(Error::WouldBlock);
     }
-    kernel.endpoints[endpoint as usize].receivers.push_back(receiver);
+    kernel.endpoints[endpoint as usize]
+        .receivers
+        .push_back(receiver);
     kernel.block_current(timeout);
     Ok(())
 }
@@ -209,9 +272,16 @@ pub fn receive(kernel: &mut Kernel, handle: u64, buffer: u64, size: u64, timeout
 /// (if still waiting) is woken with the error and queued.
 pub fn reply(kernel: &mut Kernel, message: u64) -> Result<ThreadId, Error> {
     let server = kernel.current();
-    let caller = kernel.threads[server as usize].reply_to.ok_or(Error::NoPendingReply)?;
-    let State::AwaitingReply { reply_buffer, reply_size, interface, method, .. } =
-        kernel.threads[caller as usize].state
+    let caller = kernel.threads[server as usize]
+        .reply_to
+        .ok_or(Error::NoPendingReply)?;
+    let State::AwaitingReply {
+        reply_buffer,
+        reply_size,
+        interface,
+        method,
+        ..
+    } = kernel.threads[caller as usize].state
     else {
         kernel.threads[server as usize].reply_to = None;
         return Err(Error::PeerGone);
@@ -296,8 +366,12 @@ pub fn wait(kernel: &mut Kernel, handle: u64, timeout: u64) -> Result<(), Error>
         return Err(Error::WouldBlock);
     }
     let thread = kernel.current();
-    kernel.threads[thread as usize].state = State::Waiting { notification: index };
-    kernel.notifications[index as usize].waiters.push_back(thread);
+    kernel.threads[thread as usize].state = State::Waiting {
+        notification: index,
+    };
+    kernel.notifications[index as usize]
+        .waiters
+        .push_back(thread);
     kernel.block_current(timeout);
     Ok(())
 }

@@ -55,11 +55,26 @@ pub enum State {
     /// Runnable (queued, or the current thread).
     Ready,
     /// Calling: queued on an endpoint with its checked request snapshot.
-    Sending { endpoint: u32, message: Vec<u8>, reply_buffer: u64, reply_size: u64 },
+    Sending {
+        endpoint: u32,
+        message: Vec<u8>,
+        reply_buffer: u64,
+        reply_size: u64,
+    },
     /// Called: the request was delivered to `server`; waiting for its reply.
-    AwaitingReply { server: ThreadId, reply_buffer: u64, reply_size: u64, interface: u32, method: u32 },
+    AwaitingReply {
+        server: ThreadId,
+        reply_buffer: u64,
+        reply_size: u64,
+        interface: u32,
+        method: u32,
+    },
     /// Waiting for a request on an endpoint.
-    Receiving { endpoint: u32, buffer: u64, size: u64 },
+    Receiving {
+        endpoint: u32,
+        buffer: u64,
+        size: u64,
+    },
     /// Waiting on a notification.
     Waiting { notification: u32 },
     /// Sleeping until its deadline.
@@ -129,7 +144,9 @@ impl Kernel {
             entities: Vec::new(),
             threads: Vec::new(),
             endpoints: Vec::new(),
-            notifications: (0..image.notification_count).map(|_| Notification::default()).collect(),
+            notifications: (0..image.notification_count)
+                .map(|_| Notification::default())
+                .collect(),
             shared_memory: Vec::new(),
             ready: ReadyQueues::new(),
             current: None,
@@ -141,11 +158,18 @@ impl Kernel {
         };
         for size in &image.shared_memory_sizes {
             if size % 4096 != 0 || *size == 0 || *size > 64 << 20 {
-                return Err(alloc::format!("shared-memory size {size} is not a page multiple up to 64 MiB"));
+                return Err(alloc::format!(
+                    "shared-memory size {size} is not a page multiple up to 64 MiB"
+                ));
             }
             let mut region = SharedMemory { frames: Vec::new() };
             for _ in 0..size / 4096 {
-                region.frames.push(kernel.frames.allocate().ok_or("out of memory for shared memory")?);
+                region.frames.push(
+                    kernel
+                        .frames
+                        .allocate()
+                        .ok_or("out of memory for shared memory")?,
+                );
             }
             kernel.shared_memory.push(region);
         }
@@ -180,11 +204,15 @@ impl Kernel {
                     other => {
                         return Err(alloc::format!(
                             "entity '{}' capability '{}' names {other:?}, which does not exist",
-                            entity.name, capability.name
+                            entity.name,
+                            capability.name
                         ));
                     }
                 };
-                capabilities.insert(Capability { object, rights: capability.rights & septa_abi::rights::ALL });
+                capabilities.insert(Capability {
+                    object,
+                    rights: capability.rights & septa_abi::rights::ALL,
+                });
             }
             let loaded = crate::loader::load(&mut kernel, identity, entity, capabilities)?;
             kernel
@@ -203,12 +231,28 @@ impl Kernel {
     /// an ended thread when there is one (an ended thread is on no queue and owed no reply, so
     /// nothing refers to its slot). Refused beyond [`THREADS_PER_ENTITY_MAX`] live threads, so
     /// no entity can grow the kernel's heap without bound.
-    pub fn spawn_thread(&mut self, entity: EntityId, context: Context, priority: u8) -> Result<ThreadId, Error> {
+    pub fn spawn_thread(
+        &mut self,
+        entity: EntityId,
+        context: Context,
+        priority: u8,
+    ) -> Result<ThreadId, Error> {
         if self.entities[entity as usize].thread_count >= THREADS_PER_ENTITY_MAX {
             return Err(Error::OutOfMemory);
         }
-        let thread = Thread { entity, context, priority, state: State::Ready, deadline: None, reply_to: None };
-        let identity = match self.threads.iter().position(|slot| matches!(slot.state, State::Dead)) {
+        let thread = Thread {
+            entity,
+            context,
+            priority,
+            state: State::Ready,
+            deadline: None,
+            reply_to: None,
+        };
+        let identity = match self
+            .threads
+            .iter()
+            .position(|slot| matches!(slot.state, State::Dead))
+        {
             Some(slot) => {
                 self.threads[slot] = thread;
                 slot as ThreadId
@@ -238,7 +282,9 @@ impl Kernel {
         let record = &mut self.threads[thread as usize];
         record.state = State::Ready;
         record.deadline = None;
-        record.context.set_return(septa_abi::encode_result(result) as u64, second);
+        record
+            .context
+            .set_return(septa_abi::encode_result(result) as u64, second);
         self.ready.push(thread, record.priority);
     }
 
@@ -248,7 +294,9 @@ impl Kernel {
         let record = &mut self.threads[thread as usize];
         record.state = State::Ready;
         record.deadline = None;
-        record.context.set_return(septa_abi::encode_result(result) as u64, second);
+        record
+            .context
+            .set_return(septa_abi::encode_result(result) as u64, second);
     }
 
     /// Queues a runnable thread that is not queued.
@@ -284,7 +332,12 @@ impl Kernel {
             let runnable = matches!(self.threads[current as usize].state, State::Ready);
             if !runnable {
                 self.current = None;
-            } else if preempt || self.ready.highest().is_some_and(|top| top > self.threads[current as usize].priority) {
+            } else if preempt
+                || self
+                    .ready
+                    .highest()
+                    .is_some_and(|top| top > self.threads[current as usize].priority)
+            {
                 let priority = self.threads[current as usize].priority;
                 if self.ready.highest().is_some_and(|top| top >= priority) {
                     self.ready.push(current, priority);
@@ -312,7 +365,11 @@ impl Kernel {
             if record.deadline.is_some_and(|deadline| deadline <= now) {
                 let sleeping = matches!(record.state, State::Sleeping);
                 self.detach(thread);
-                let result = if sleeping { Ok(0) } else { Err(Error::TimedOut) };
+                let result = if sleeping {
+                    Ok(0)
+                } else {
+                    Err(Error::TimedOut)
+                };
                 self.wake(thread, result, 0);
             }
         }
@@ -323,15 +380,15 @@ impl Kernel {
     pub fn detach(&mut self, thread: ThreadId) {
         let state = core::mem::replace(&mut self.threads[thread as usize].state, State::Dead);
         match state {
-            State::Sending { endpoint, .. } => {
-                self.endpoints[endpoint as usize].senders.retain(|queued| *queued != thread)
-            }
-            State::Receiving { endpoint, .. } => {
-                self.endpoints[endpoint as usize].receivers.retain(|queued| *queued != thread)
-            }
-            State::Waiting { notification } => {
-                self.notifications[notification as usize].waiters.retain(|queued| *queued != thread)
-            }
+            State::Sending { endpoint, .. } => self.endpoints[endpoint as usize]
+                .senders
+                .retain(|queued| *queued != thread),
+            State::Receiving { endpoint, .. } => self.endpoints[endpoint as usize]
+                .receivers
+                .retain(|queued| *queued != thread),
+            State::Waiting { notification } => self.notifications[notification as usize]
+                .waiters
+                .retain(|queued| *queued != thread),
             State::AwaitingReply { server, .. } => {
                 if self.threads[server as usize].reply_to == Some(thread) {
                     self.threads[server as usize].reply_to = None;
@@ -349,7 +406,8 @@ impl Kernel {
     /// Unmaps `[address, address + length)` in `entity`, freeing the frames it owns there.
     pub fn unmap(&mut self, entity: EntityId, address: u64, length: u64) -> Result<(), Error> {
         let end = address.checked_add(length).ok_or(Error::InvalidArgument)?;
-        if address & 0xfff != 0 || length & 0xfff != 0 || end > septa_abi::startup::USER_END as u64 {
+        if address & 0xfff != 0 || length & 0xfff != 0 || end > septa_abi::startup::USER_END as u64
+        {
             return Err(Error::InvalidArgument);
         }
         let record = &mut self.entities[entity as usize];
@@ -383,7 +441,10 @@ impl Kernel {
     }
 
     fn fail_caller(&mut self, caller: ThreadId) {
-        if matches!(self.threads[caller as usize].state, State::AwaitingReply { .. }) {
+        if matches!(
+            self.threads[caller as usize].state,
+            State::AwaitingReply { .. }
+        ) {
             self.detach(caller);
             self.wake(caller, Err(Error::PeerGone), 0);
         }
@@ -397,7 +458,9 @@ impl Kernel {
         self.entities[entity as usize].alive = false;
         let name = self.entities[entity as usize].name.clone();
         match ending {
-            Ending::Exited(code) => console::line(format_args!("[kernel] entity '{name}' exited with status {code}")),
+            Ending::Exited(code) => console::line(format_args!(
+                "[kernel] entity '{name}' exited with status {code}"
+            )),
             Ending::Faulted(fault) => console::line(format_args!(
                 "[kernel] entity '{name}' stopped: {fault}; the rest of the system goes on"
             )),
@@ -442,11 +505,15 @@ impl Kernel {
                 Ending::Exited(code) => code.clamp(0, 125) as u8,
                 Ending::Faulted(_) => 125,
             };
-            console::line(format_args!("[kernel] '{name}' ended the system; powering off with status {status}"));
+            console::line(format_args!(
+                "[kernel] '{name}' ended the system; powering off with status {status}"
+            ));
             arch::serial::power_off(status);
         }
         if self.entities.iter().all(|entity| !entity.alive) {
-            console::line(format_args!("[kernel] every entity has ended; powering off"));
+            console::line(format_args!(
+                "[kernel] every entity has ended; powering off"
+            ));
             arch::serial::power_off(0);
         }
     }

@@ -36,7 +36,10 @@ pub fn load(
         .map_err(|error| format!("entity '{name}': {error}"))?;
     for segment in &executable.segments {
         let contents = &image.elf[segment.file.clone()];
-        let access = Access { writable: segment.writable, executable: segment.executable };
+        let access = Access {
+            writable: segment.writable,
+            executable: segment.executable,
+        };
         let mut page = segment.start & !0xfff;
         while page < segment.end {
             let frame = allocate_page(kernel, identity, page, access)
@@ -64,17 +67,32 @@ pub fn load(
     // Stack, below an unmapped guard page.
     let stack_bottom = (startup::STACK_TOP - startup::STACK_SIZE) as u64;
     for page in (stack_bottom..startup::STACK_TOP as u64).step_by(4096) {
-        allocate_page(kernel, identity, page, Access { writable: true, executable: false })
-            .map_err(|error| format!("entity '{name}': {error}"))?;
+        allocate_page(
+            kernel,
+            identity,
+            page,
+            Access {
+                writable: true,
+                executable: false,
+            },
+        )
+        .map_err(|error| format!("entity '{name}': {error}"))?;
     }
     // Start-up block, read-only.
-    let block = startup_block(identity, image, &kernel.entities[identity as usize].capabilities)
-        .ok_or_else(|| format!("entity '{name}': arguments and handle names exceed 4 KiB"))?;
+    let block = startup_block(
+        identity,
+        image,
+        &kernel.entities[identity as usize].capabilities,
+    )
+    .ok_or_else(|| format!("entity '{name}': arguments and handle names exceed 4 KiB"))?;
     let frame = allocate_page(
         kernel,
         identity,
         startup::STARTUP_ADDRESS as u64,
-        Access { writable: false, executable: false },
+        Access {
+            writable: false,
+            executable: false,
+        },
     )
     .map_err(|error| format!("entity '{name}': {error}"))?;
     // SAFETY: a fresh frame in the direct map; the block is at most one page.
@@ -85,7 +103,11 @@ pub fn load(
             block.len(),
         )
     };
-    Ok(arch::cpu::user_context(executable.entry, startup::STACK_TOP as u64, startup::STARTUP_ADDRESS as u64))
+    Ok(arch::cpu::user_context(
+        executable.entry,
+        startup::STACK_TOP as u64,
+        startup::STARTUP_ADDRESS as u64,
+    ))
 }
 
 /// Allocates, accounts and maps one zeroed page for an entity.

@@ -111,7 +111,9 @@ pub mod user {
         if bytes.is_empty() {
             return Ok(());
         }
-        let end = address.checked_add(bytes.len() as u64).ok_or(Error::BadAddress)?;
+        let end = address
+            .checked_add(bytes.len() as u64)
+            .ok_or(Error::BadAddress)?;
         let first_page = address & !0xfff;
         let page_count = ((end - 1 - first_page) / 4096 + 1) as usize;
         if page_count > WRITE_PAGES_MAX {
@@ -171,7 +173,9 @@ pub mod user {
         if length == 0 {
             return Ok(());
         }
-        let end = address.checked_add(length as u64).ok_or(Error::BadAddress)?;
+        let end = address
+            .checked_add(length as u64)
+            .ok_or(Error::BadAddress)?;
         let mut page = address & !0xfff;
         while page < end {
             match paging::translate(root, page) {

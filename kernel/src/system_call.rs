@@ -21,10 +21,15 @@ pub fn dispatch(kernel: &mut Kernel) {
         syscall::CONSOLE_WRITE => console_write(kernel, argument(0), argument(1)),
         syscall::ENTITY_EXIT => {
             let entity = kernel.current_entity();
-            kernel.end_entity(entity, crate::kernel::Ending::Exited(argument(0) as i32 as i64));
+            kernel.end_entity(
+                entity,
+                crate::kernel::Ending::Exited(argument(0) as i32 as i64),
+            );
             Ok(())
         }
-        syscall::THREAD_CREATE => thread_create(kernel, argument(0), argument(1), argument(2), argument(3)),
+        syscall::THREAD_CREATE => {
+            thread_create(kernel, argument(0), argument(1), argument(2), argument(3))
+        }
         syscall::THREAD_EXIT => {
             let entity = kernel.current_entity();
             let (stack, length) = (argument(0), argument(1));
@@ -43,9 +48,20 @@ pub fn dispatch(kernel: &mut Kernel) {
             kernel.current = None;
             Ok(())
         }
-        syscall::CALL => ipc::call(kernel, argument(0), argument(1), argument(2), argument(3), argument(4)),
-        syscall::RECEIVE => ipc::receive(kernel, argument(0), argument(1), argument(2), argument(3)),
-        syscall::REPLY => ipc::reply(kernel, argument(0)).map(|caller| ipc::switch_to_caller(kernel, caller)),
+        syscall::CALL => ipc::call(
+            kernel,
+            argument(0),
+            argument(1),
+            argument(2),
+            argument(3),
+            argument(4),
+        ),
+        syscall::RECEIVE => {
+            ipc::receive(kernel, argument(0), argument(1), argument(2), argument(3))
+        }
+        syscall::REPLY => {
+            ipc::reply(kernel, argument(0)).map(|caller| ipc::switch_to_caller(kernel, caller))
+        }
         syscall::REPLY_RECEIVE => reply_receive(kernel, &arguments),
         syscall::NOTIFY => ipc::notify(kernel, argument(0), argument(1)),
         syscall::WAIT => ipc::wait(kernel, argument(0), argument(1)),
@@ -75,7 +91,10 @@ pub fn dispatch(kernel: &mut Kernel) {
             Ok(())
         }
         syscall::TIMESTAMP => {
-            kernel.set_current_return(Ok(arch::cpu::timestamp() as usize), arch::timer::timestamp_rate());
+            kernel.set_current_return(
+                Ok(arch::cpu::timestamp() as usize),
+                arch::timer::timestamp_rate(),
+            );
             Ok(())
         }
         _ => Err(Error::NoSuchCall),
@@ -97,7 +116,13 @@ fn console_write(kernel: &mut Kernel, address: u64, length: u64) -> Result<(), E
     Ok(())
 }
 
-fn thread_create(kernel: &mut Kernel, entry: u64, stack: u64, argument: u64, priority: u64) -> Result<(), Error> {
+fn thread_create(
+    kernel: &mut Kernel,
+    entry: u64,
+    stack: u64,
+    argument: u64,
+    priority: u64,
+) -> Result<(), Error> {
     let entity = kernel.current_entity();
     let limit = startup::USER_END as u64;
     if entry >= limit || stack >= limit || stack & 0x7 != 0 {
@@ -118,7 +143,13 @@ fn reply_receive(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error>
         Some(_) => ipc::reply(kernel, arguments[0]).ok(),
         None => None,
     };
-    let received = ipc::receive(kernel, arguments[1], arguments[2], arguments[3], arguments[4]);
+    let received = ipc::receive(
+        kernel,
+        arguments[1],
+        arguments[2],
+        arguments[3],
+        arguments[4],
+    );
     // The caller runs next if the server now waits; otherwise it queues behind the server.
     if let Some(caller) = replied {
         if kernel.current.is_none() {
@@ -133,14 +164,19 @@ fn reply_receive(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error>
 fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(), Error> {
     let entity = kernel.current_entity();
     let handle = u32::try_from(handle).map_err(|_| Error::BadHandle)?;
-    let capability = kernel.entities[entity as usize].capabilities.lookup(handle, rights::MAP_READ)?;
+    let capability = kernel.entities[entity as usize]
+        .capabilities
+        .lookup(handle, rights::MAP_READ)?;
     let Object::SharedMemory(index) = capability.object else {
         return Err(Error::BadHandle);
     };
     let frames = kernel.shared_memory[index as usize].frames.clone();
     let size = frames.len() as u64 * 4096;
     check_free_range(kernel, address, size)?;
-    let access = Access { writable: capability.rights & rights::MAP_WRITE != 0, executable: false };
+    let access = Access {
+        writable: capability.rights & rights::MAP_WRITE != 0,
+        executable: false,
+    };
     let root = kernel.entities[entity as usize].root;
     // The region's frames belong to the region; the page tables that map them are the
     // entity's and count against its limit, so repeated mappings cannot drain memory.
@@ -149,13 +185,19 @@ fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(
         let room = record.memory_limit.saturating_sub(record.memory_used) / 4096;
         let allocator = &mut kernel.frames;
         let mut tables = 0u64;
-        let result = arch::paging::map(root, address + page as u64 * 4096, *frame, access, &mut || {
-            if tables >= room {
-                return None;
-            }
-            tables += 1;
-            allocator.allocate()
-        });
+        let result = arch::paging::map(
+            root,
+            address + page as u64 * 4096,
+            *frame,
+            access,
+            &mut || {
+                if tables >= room {
+                    return None;
+                }
+                tables += 1;
+                allocator.allocate()
+            },
+        );
         kernel.entities[entity as usize].memory_used += tables * 4096;
         result.map_err(|_| Error::OutOfMemory)?;
     }
@@ -167,7 +209,11 @@ fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(
 /// (at a cost that follows what is mapped, not the size of the range).
 fn check_free_range(kernel: &Kernel, address: u64, size: u64) -> Result<(), Error> {
     let end = address.checked_add(size).ok_or(Error::InvalidArgument)?;
-    if address & 0xfff != 0 || size == 0 || address < startup::USER_LOWEST as u64 || end > startup::USER_END as u64 {
+    if address & 0xfff != 0
+        || size == 0
+        || address < startup::USER_LOWEST as u64
+        || end > startup::USER_END as u64
+    {
         return Err(Error::InvalidArgument);
     }
     let root = kernel.entities[kernel.current_entity() as usize].root;
@@ -185,17 +231,27 @@ fn memory_map(kernel: &mut Kernel, address: u64, length: u64, flags: u64) -> Res
     if flags & protection::WRITE != 0 && flags & protection::EXECUTE != 0 {
         return Err(Error::InvalidArgument); // W^X
     }
-    let size = length.checked_next_multiple_of(4096).ok_or(Error::InvalidArgument)?;
+    let size = length
+        .checked_next_multiple_of(4096)
+        .ok_or(Error::InvalidArgument)?;
     let entity = kernel.current_entity();
-    let address = if address == 0 { kernel.entities[entity as usize].map_cursor } else { address };
+    let address = if address == 0 {
+        kernel.entities[entity as usize].map_cursor
+    } else {
+        address
+    };
     let record = &kernel.entities[entity as usize];
     if record.memory_used.saturating_add(size) > record.memory_limit {
         return Err(Error::OutOfMemory);
     }
     check_free_range(kernel, address, size)?;
-    let access = Access { writable: flags & protection::WRITE != 0, executable: flags & protection::EXECUTE != 0 };
+    let access = Access {
+        writable: flags & protection::WRITE != 0,
+        executable: flags & protection::EXECUTE != 0,
+    };
     for page in (address..address + size).step_by(4096) {
-        crate::loader::allocate_page(kernel, entity, page, access).map_err(|_| Error::OutOfMemory)?;
+        crate::loader::allocate_page(kernel, entity, page, access)
+            .map_err(|_| Error::OutOfMemory)?;
     }
     let record = &mut kernel.entities[entity as usize];
     if address == record.map_cursor {

@@ -22,7 +22,10 @@ pub struct LineWriter {
 impl LineWriter {
     /// An empty line.
     pub const fn new() -> Self {
-        LineWriter { buffer: [0; 512], length: 0 }
+        LineWriter {
+            buffer: [0; 512],
+            length: 0,
+        }
     }
 
     /// Writes out what is buffered.

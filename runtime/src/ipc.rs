@@ -19,7 +19,10 @@ impl Endpoint {
 
     /// An endpoint from a raw handle (which may be invalid: the kernel checks).
     pub fn from_handle(handle: u32) -> Endpoint {
-        Endpoint { handle, timeout: TIMEOUT_NEVER }
+        Endpoint {
+            handle,
+            timeout: TIMEOUT_NEVER,
+        }
     }
 
     /// The same endpoint with a timeout for each call, in nanoseconds.
@@ -37,7 +40,13 @@ impl Endpoint {
 pub fn call(handle: u32, request: &[u8], reply: &mut [u8], timeout: u64) -> Result<usize, Error> {
     let (word, _) = crate::arch::system_call(
         syscall::CALL,
-        [handle as u64, request.as_ptr() as u64, reply.as_mut_ptr() as u64, reply.len() as u64, timeout],
+        [
+            handle as u64,
+            request.as_ptr() as u64,
+            reply.as_mut_ptr() as u64,
+            reply.len() as u64,
+            timeout,
+        ],
     );
     decode_result(word)
 }
@@ -61,9 +70,18 @@ pub struct Received {
 pub fn receive(handle: u32, buffer: &mut [u8], timeout: u64) -> Result<Received, Error> {
     let (word, length) = crate::arch::system_call(
         syscall::RECEIVE,
-        [handle as u64, buffer.as_mut_ptr() as u64, buffer.len() as u64, timeout, 0],
+        [
+            handle as u64,
+            buffer.as_mut_ptr() as u64,
+            buffer.len() as u64,
+            timeout,
+            0,
+        ],
     );
-    decode_result(word).map(|sender| Received { sender: sender as u32, length: length as usize })
+    decode_result(word).map(|sender| Received {
+        sender: sender as u32,
+        length: length as usize,
+    })
 }
 
 /// Replies to the request this thread last received.
@@ -73,19 +91,36 @@ pub fn reply(message: &[u8]) -> Result<(), Error> {
 }
 
 /// Replies, then waits for the next request, in one system call.
-pub fn reply_receive(message: &[u8], handle: u32, buffer: &mut [u8], timeout: u64) -> Result<Received, Error> {
+pub fn reply_receive(
+    message: &[u8],
+    handle: u32,
+    buffer: &mut [u8],
+    timeout: u64,
+) -> Result<Received, Error> {
     let (word, length) = crate::arch::system_call(
         syscall::REPLY_RECEIVE,
-        [message.as_ptr() as u64, handle as u64, buffer.as_mut_ptr() as u64, buffer.len() as u64, timeout],
+        [
+            message.as_ptr() as u64,
+            handle as u64,
+            buffer.as_mut_ptr() as u64,
+            buffer.len() as u64,
+            timeout,
+        ],
     );
-    decode_result(word).map(|sender| Received { sender: sender as u32, length: length as usize })
+    decode_result(word).map(|sender| Received {
+        sender: sender as u32,
+        length: length as usize,
+    })
 }
 
 /// Serves requests on the endpoint named `endpoint` forever: each request is passed to
 /// `handle(request, reply) -> reply length` (typically a generated `dispatch`).
 pub fn serve(endpoint: &str, mut handle: impl FnMut(&[u8], &mut [u8]) -> usize) -> ! {
     let Some(endpoint_handle) = crate::startup::handle(endpoint) else {
-        crate::println!("[{}] no capability named '{endpoint}'", crate::startup::name());
+        crate::println!(
+            "[{}] no capability named '{endpoint}'",
+            crate::startup::name()
+        );
         crate::system::exit(2);
     };
     let mut request: Box<[u8]> = vec![0u8; MESSAGE_MAX_SIZE].into_boxed_slice();
@@ -95,10 +130,19 @@ pub fn serve(endpoint: &str, mut handle: impl FnMut(&[u8], &mut [u8]) -> usize) 
         match received {
             Ok(Received { length, .. }) => {
                 let reply_length = handle(&request[..length], &mut reply);
-                received = reply_receive(&reply[..reply_length], endpoint_handle, &mut request, TIMEOUT_NEVER);
+                received = reply_receive(
+                    &reply[..reply_length],
+                    endpoint_handle,
+                    &mut request,
+                    TIMEOUT_NEVER,
+                );
             }
             Err(error) => {
-                crate::println!("[{}] receive failed: {}", crate::startup::name(), error.description());
+                crate::println!(
+                    "[{}] receive failed: {}",
+                    crate::startup::name(),
+                    error.description()
+                );
                 received = receive(endpoint_handle, &mut request, TIMEOUT_NEVER);
             }
         }

@@ -23,7 +23,9 @@ fn block() -> &'static [u8] {
 }
 
 fn word(bytes: &[u8], offset: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(offset..offset + 4)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        bytes.get(offset..offset + 4)?.try_into().ok()?,
+    ))
 }
 
 /// The arguments, the first being the entity's name.
@@ -36,7 +38,10 @@ pub fn arguments() -> Vec<&'static str> {
     let count = word(bytes, 8).unwrap_or(0) as usize;
     let mut offset = 16;
     for _ in 0..count {
-        let Some(length) = bytes.get(offset..).and_then(|rest| rest.iter().position(|b| *b == 0)) else {
+        let Some(length) = bytes
+            .get(offset..)
+            .and_then(|rest| rest.iter().position(|b| *b == 0))
+        else {
             break;
         };
         result.push(core::str::from_utf8(&bytes[offset..offset + length]).unwrap_or(""));

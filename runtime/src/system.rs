@@ -36,17 +36,27 @@ pub fn entity_id() -> u32 {
 
 /// Maps zeroed memory; `address` 0 lets the kernel choose.
 pub fn map_memory(address: usize, length: usize, protection: usize) -> Result<usize, Error> {
-    call(syscall::MEMORY_MAP, [address as u64, length as u64, protection as u64, 0, 0])
+    call(
+        syscall::MEMORY_MAP,
+        [address as u64, length as u64, protection as u64, 0, 0],
+    )
 }
 
 /// Unmaps `length` bytes at `address` (both page-aligned), returning owned memory.
 pub fn unmap_memory(address: usize, length: usize) -> Result<(), Error> {
-    call(syscall::MEMORY_UNMAP, [address as u64, length as u64, 0, 0, 0]).map(|_| ())
+    call(
+        syscall::MEMORY_UNMAP,
+        [address as u64, length as u64, 0, 0, 0],
+    )
+    .map(|_| ())
 }
 
 /// Maps a shared-memory region held by `handle` at `address`; returns its size.
 pub fn map_shared_memory(handle: u32, address: usize) -> Result<usize, Error> {
-    call(syscall::SHARED_MEMORY_MAP, [handle as u64, address as u64, 0, 0, 0])
+    call(
+        syscall::SHARED_MEMORY_MAP,
+        [handle as u64, address as u64, 0, 0, 0],
+    )
 }
 
 /// Sets bits on a notification.

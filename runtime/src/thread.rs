@@ -18,20 +18,32 @@ extern "C" fn trampoline(start: usize) -> ! {
     let stack = start.stack;
     (start.function)();
     // The kernel unmaps the stack after this thread has ended.
-    let _ = crate::system::call(syscall::THREAD_EXIT, [stack as u64, STACK_SIZE as u64, 0, 0, 0]);
+    let _ = crate::system::call(
+        syscall::THREAD_EXIT,
+        [stack as u64, STACK_SIZE as u64, 0, 0, 0],
+    );
     unreachable!("the kernel does not return from thread exit")
 }
 
 /// Starts a thread running `function` at `priority` (capped at the entity's); returns its id.
 pub fn spawn(function: impl FnOnce() + Send + 'static, priority: u8) -> Result<u32, Error> {
     let stack = crate::system::map_memory(0, STACK_SIZE, protection::READ | protection::WRITE)?;
-    let start = Box::new(Start { function: Box::new(function), stack });
+    let start = Box::new(Start {
+        function: Box::new(function),
+        stack,
+    });
     let argument = Box::into_raw(start) as u64;
     // The entry point sees a stack aligned as after a call (return address slot below).
     let top = (stack + STACK_SIZE) as u64;
     let created = crate::system::call(
         syscall::THREAD_CREATE,
-        [trampoline as *const () as u64, top - 8, argument, priority as u64, 0],
+        [
+            trampoline as *const () as u64,
+            top - 8,
+            argument,
+            priority as u64,
+            0,
+        ],
     );
     if created.is_err() {
         // SAFETY: the thread was not created, so the box is still ours, and so is the stack.

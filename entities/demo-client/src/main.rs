@@ -7,7 +7,6 @@ use septa_interfaces::echo::EchoClient;
 use septa_runtime::ipc::Endpoint;
 use septa_runtime::{println, startup};
 
-
 septa_runtime::entry!(main);
 
 fn main() -> i32 {
@@ -28,11 +27,15 @@ fn main() -> i32 {
     if intruder {
         match echo.greet("intruder") {
             Err(error) if error.is_denied() => {
-                println!("[{name}] Echo.greet -> {error}: the monitor denied it, as the policy says");
+                println!(
+                    "[{name}] Echo.greet -> {error}: the monitor denied it, as the policy says"
+                );
                 0
             }
             Ok(answer) => {
-                println!("[{name}] Echo.greet -> '{answer}': granted, but the policy should deny it");
+                println!(
+                    "[{name}] Echo.greet -> '{answer}': granted, but the policy should deny it"
+                );
                 1
             }
             Err(error) => {
@@ -57,7 +60,9 @@ fn main() -> i32 {
             }
         }
         match echo.open("/etc/motd", 0) {
-            Ok(token) => println!("[{name}] Echo.open(\"/etc/motd\") -> token {token:#x}: granted (path under /etc/)"),
+            Ok(token) => println!(
+                "[{name}] Echo.open(\"/etc/motd\") -> token {token:#x}: granted (path under /etc/)"
+            ),
             Err(error) => {
                 println!("[{name}] Echo.open(\"/etc/motd\") failed: {error}");
                 failures += 1;
@@ -65,10 +70,14 @@ fn main() -> i32 {
         }
         match echo.open("/secret/key", 0) {
             Err(error) if error.is_denied() => {
-                println!("[{name}] Echo.open(\"/secret/key\") -> {error}: outside the granted prefix")
+                println!(
+                    "[{name}] Echo.open(\"/secret/key\") -> {error}: outside the granted prefix"
+                )
             }
             other => {
-                println!("[{name}] Echo.open(\"/secret/key\") -> {other:?}: should have been denied");
+                println!(
+                    "[{name}] Echo.open(\"/secret/key\") -> {other:?}: should have been denied"
+                );
                 failures += 1;
             }
         }

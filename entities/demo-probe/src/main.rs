@@ -65,7 +65,10 @@ struct Probe {
 impl system_test::SystemTestServer for Probe {
     fn null(&mut self, _sender: u32) -> Result<(), u32> {
         let value = attempt(self.kind);
-        println!("[probe] {} succeeded (read {value:#x}): isolation is broken", self.kind);
+        println!(
+            "[probe] {} succeeded (read {value:#x}): isolation is broken",
+            self.kind
+        );
         Ok(())
     }
 
@@ -87,7 +90,10 @@ impl system_test::SystemTestServer for Probe {
 }
 
 fn main() -> i32 {
-    let kind = startup::arguments().get(1).copied().unwrap_or("read-kernel");
+    let kind = startup::arguments()
+        .get(1)
+        .copied()
+        .unwrap_or("read-kernel");
     if kind == "now" {
         attempt("read-kernel");
         println!("[probe] still running after touching kernel memory: isolation is broken");
@@ -99,11 +105,16 @@ fn main() -> i32 {
         match septa_runtime::system::map_shared_memory(handle, SHARED_ADDRESS) {
             Ok(size) => shared_size = size,
             Err(error) => {
-                println!("[probe] cannot map the shared region: {}", error.description());
+                println!(
+                    "[probe] cannot map the shared region: {}",
+                    error.description()
+                );
                 return 1;
             }
         }
     }
     let mut probe = Probe { kind, shared_size };
-    septa_runtime::ipc::serve("endpoint", |request, reply| system_test::dispatch(&mut probe, request, reply))
+    septa_runtime::ipc::serve("endpoint", |request, reply| {
+        system_test::dispatch(&mut probe, request, reply)
+    })
 }

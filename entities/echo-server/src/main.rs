@@ -27,7 +27,6 @@ fn word_checksum(data: &[u8]) -> u64 {
     sum.wrapping_add(u64::from_le_bytes(tail))
 }
 
-
 impl echo::EchoServer for Echo {
     fn ping(&mut self, _sender: u32, value: u64) -> Result<u64, u32> {
         Ok(value)
@@ -44,12 +43,17 @@ impl echo::EchoServer for Echo {
     fn open(&mut self, _sender: u32, path: &str, flags: u32) -> Result<u64, u32> {
         // A stand-in resource: the token is a hash of the request, enough to show the call
         // arrived intact.
-        Ok(path.bytes().fold(flags as u64, |hash, byte| hash.wrapping_mul(31).wrapping_add(byte as u64)))
+        Ok(path.bytes().fold(flags as u64, |hash, byte| {
+            hash.wrapping_mul(31).wrapping_add(byte as u64)
+        }))
     }
 
     fn transfer(&mut self, _sender: u32, data: &[u8]) -> Result<echo::TransferReply, u32> {
         let checksum = word_checksum(data);
-        Ok(echo::TransferReply { length: data.len() as u64, checksum })
+        Ok(echo::TransferReply {
+            length: data.len() as u64,
+            checksum,
+        })
     }
 }
 

@@ -14,7 +14,10 @@ use septa_runtime::{println, startup, system};
 septa_runtime::entry!(main);
 
 fn main() -> i32 {
-    let iterations: u64 = startup::arguments().get(1).and_then(|text| text.parse().ok()).unwrap_or(20_000);
+    let iterations: u64 = startup::arguments()
+        .get(1)
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(20_000);
     let Some(endpoint) = Endpoint::named("echo") else {
         println!("[bench] no capability named 'echo'");
         return 1;

@@ -11,8 +11,14 @@ septa_runtime::entry!(main);
 
 fn main() -> i32 {
     let arguments = startup::arguments();
-    let calls: u64 = arguments.get(1).and_then(|text| text.parse().ok()).unwrap_or(100_000);
-    let bit: u32 = arguments.get(2).and_then(|text| text.parse().ok()).unwrap_or(0);
+    let calls: u64 = arguments
+        .get(1)
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(100_000);
+    let bit: u32 = arguments
+        .get(2)
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
     let name = startup::name();
     let Some(endpoint) = Endpoint::named("echo") else {
         println!("[check] FAIL stress {name}: no capability named 'echo'");
@@ -32,9 +38,14 @@ fn main() -> i32 {
     }
     let elapsed = system::now().saturating_sub(start);
     if wrong == 0 && failed == 0 {
-        println!("[check] PASS stress: client {bit} made {calls} calls, every answer right ({} ns/call)", elapsed / calls.max(1));
+        println!(
+            "[check] PASS stress: client {bit} made {calls} calls, every answer right ({} ns/call)",
+            elapsed / calls.max(1)
+        );
     } else {
-        println!("[check] FAIL stress: client {bit}: {wrong} wrong answers, {failed} failed calls of {calls}");
+        println!(
+            "[check] FAIL stress: client {bit}: {wrong} wrong answers, {failed} failed calls of {calls}"
+        );
     }
     if let Some(done) = startup::handle("done") {
         let _ = system::notify(done, 1 << bit);

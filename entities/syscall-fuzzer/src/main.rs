@@ -38,11 +38,21 @@ impl Random {
 }
 
 fn main() -> i32 {
-    let calls: u64 = startup::arguments().get(1).and_then(|text| text.parse().ok()).unwrap_or(5000);
-    let scratch = match system::map_memory(0, SCRATCH_SIZE, septa_abi::protection::READ | septa_abi::protection::WRITE) {
+    let calls: u64 = startup::arguments()
+        .get(1)
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(5000);
+    let scratch = match system::map_memory(
+        0,
+        SCRATCH_SIZE,
+        septa_abi::protection::READ | septa_abi::protection::WRITE,
+    ) {
         Ok(address) => address as u64,
         Err(error) => {
-            println!("[check] FAIL syscall fuzz: no scratch memory: {}", error.description());
+            println!(
+                "[check] FAIL syscall fuzz: no scratch memory: {}",
+                error.description()
+            );
             return 1;
         }
     };
@@ -64,7 +74,20 @@ fn main() -> i32 {
         0xffff_ffff_8020_0000,
         u64::MAX - 7,
     ];
-    let lengths = [0, 1, 31, 32, 33, 4095, 4096, 4097, 16 * 1024, 16 * 1024 + 32, 1 << 20, u64::MAX];
+    let lengths = [
+        0,
+        1,
+        31,
+        32,
+        33,
+        4095,
+        4096,
+        4097,
+        16 * 1024,
+        16 * 1024 + 32,
+        1 << 20,
+        u64::MAX,
+    ];
     let handles = [0, 1, 2, 3, 4, 5, 6, 99, u32::MAX as u64, u64::MAX];
     let numbers = [
         syscall::CONSOLE_WRITE,
@@ -127,17 +150,39 @@ fn main() -> i32 {
             // Memory calls stay away from the code, stack and heap this loop runs on; the huge
             // lengths check that the kernel's cost follows what is mapped, not the range.
             syscall::MEMORY_MAP => {
-                arguments[0] = random.pick(&[0, PLAYGROUND, PLAYGROUND + 4096, PLAYGROUND + 1, 0xffff_8000_0000_0000]);
+                arguments[0] = random.pick(&[
+                    0,
+                    PLAYGROUND,
+                    PLAYGROUND + 4096,
+                    PLAYGROUND + 1,
+                    0xffff_8000_0000_0000,
+                ]);
                 arguments[1] = random.pick(&[0, 1, 4096, 65536, 1 << 30, 1 << 46, u64::MAX]);
             }
             syscall::MEMORY_UNMAP => {
-                arguments[0] = random.pick(&[PLAYGROUND, PLAYGROUND + 4096, PLAYGROUND + 1, 0x0000_5000_0000_0000, 0xffff_8000_0000_0000]);
-                arguments[1] = random.pick(&[0, 1, 4096, 65536, 1 << 30, 1 << 44, 0x1000_0000_0000, u64::MAX]);
+                arguments[0] = random.pick(&[
+                    PLAYGROUND,
+                    PLAYGROUND + 4096,
+                    PLAYGROUND + 1,
+                    0x0000_5000_0000_0000,
+                    0xffff_8000_0000_0000,
+                ]);
+                arguments[1] = random.pick(&[
+                    0,
+                    1,
+                    4096,
+                    65536,
+                    1 << 30,
+                    1 << 44,
+                    0x1000_0000_0000,
+                    u64::MAX,
+                ]);
             }
             // Shared memory only into the playground.
             syscall::SHARED_MEMORY_MAP => {
                 let slot = random.next() % 64;
-                arguments[1] = random.pick(&[PLAYGROUND + slot * 0x10_0000, 0, 0xffff_8000_0000_0000]);
+                arguments[1] =
+                    random.pick(&[PLAYGROUND + slot * 0x10_0000, 0, 0xffff_8000_0000_0000]);
             }
             // Console writes from the scratch area only, to keep the console readable.
             syscall::CONSOLE_WRITE => {
@@ -147,19 +192,27 @@ fn main() -> i32 {
             // Receive buffers only in the scratch area or in memory the kernel must refuse.
             _ => {}
         }
-        if number == syscall::NOTIFY && finished.is_some_and(|handle| u64::from(handle) == arguments[0]) {
+        if number == syscall::NOTIFY
+            && finished.is_some_and(|handle| u64::from(handle) == arguments[0])
+        {
             arguments[0] = 99;
         }
-        if matches!(number, syscall::RECEIVE | syscall::REPLY_RECEIVE | syscall::CALL) {
+        if matches!(
+            number,
+            syscall::RECEIVE | syscall::REPLY_RECEIVE | syscall::CALL
+        ) {
             let buffer_argument = if number == syscall::RECEIVE { 1 } else { 2 };
-            arguments[buffer_argument] = random.pick(&[scratch + 4096, 0, code, 0xffff_8000_0000_0000]);
+            arguments[buffer_argument] =
+                random.pick(&[scratch + 4096, 0, code, 0xffff_8000_0000_0000]);
         }
         match decode_result(raw_call(number, arguments)) {
             Ok(_) => answered += 1,
             Err(_) => refused += 1,
         }
     }
-    println!("[check] PASS syscall fuzz: {calls} random system calls, {refused} refused with an error, {answered} answered; the kernel is still up");
+    println!(
+        "[check] PASS syscall fuzz: {calls} random system calls, {refused} refused with an error, {answered} answered; the kernel is still up"
+    );
     if let Some(handle) = finished {
         let _ = system::notify(handle, 1);
     }

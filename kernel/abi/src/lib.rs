@@ -120,7 +120,10 @@ impl Error {
 
     /// Decodes a positive error code.
     pub fn from_code(code: u32) -> Option<Error> {
-        Error::ALL.iter().copied().find(|error| *error as u32 == code)
+        Error::ALL
+            .iter()
+            .copied()
+            .find(|error| *error as u32 == code)
     }
 
     /// A short description, for consoles and audit lines.
@@ -395,7 +398,9 @@ pub mod layout {
 
     /// Offset of field `index` among `kinds`, or `None` when `index` is out of range.
     pub fn field_offset(kinds: &[FieldKind], index: usize) -> Option<usize> {
-        placements(kinds.iter().copied()).nth(index).map(|(_, offset)| offset)
+        placements(kinds.iter().copied())
+            .nth(index)
+            .map(|(_, offset)| offset)
     }
 
     /// Size of the fixed part holding `kinds`.
@@ -426,9 +431,15 @@ mod tests {
 
     #[test]
     fn oversized_header_has_no_size() {
-        let header = MessageHeader { fixed_size: MESSAGE_FIXED_MAX as u32 + 1, ..Default::default() };
+        let header = MessageHeader {
+            fixed_size: MESSAGE_FIXED_MAX as u32 + 1,
+            ..Default::default()
+        };
         assert_eq!(header.total_size(), None);
-        let header = MessageHeader { arena_size: u32::MAX, ..Default::default() };
+        let header = MessageHeader {
+            arena_size: u32::MAX,
+            ..Default::default()
+        };
         assert_eq!(header.total_size(), None);
     }
 

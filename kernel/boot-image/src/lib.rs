@@ -96,7 +96,9 @@ pub fn encode(image: &BootImage<'_>) -> Vec<u8> {
 
 /// Decodes an image, borrowing the ELF files from `bytes`.
 pub fn decode(bytes: &[u8]) -> Result<BootImage<'_>, DecodeError> {
-    let body = bytes.strip_prefix(&MAGIC[..]).ok_or(DecodeError::BadMagic)?;
+    let body = bytes
+        .strip_prefix(&MAGIC[..])
+        .ok_or(DecodeError::BadMagic)?;
     postcard::from_bytes(body).map_err(|_| DecodeError::BadBody)
 }
 
@@ -147,7 +149,11 @@ mod tests {
         assert_eq!(decode(b""), Err(DecodeError::BadMagic));
         let bytes = encode(&image(b"elf"));
         for length in MAGIC.len()..bytes.len() {
-            assert_eq!(decode(&bytes[..length]), Err(DecodeError::BadBody), "length {length}");
+            assert_eq!(
+                decode(&bytes[..length]),
+                Err(DecodeError::BadBody),
+                "length {length}"
+            );
         }
         let mut other_version = bytes.clone();
         other_version[6] = b'2';

@@ -40,7 +40,12 @@ impl<Object: Copy> CapabilityTable<Object> {
     /// Looks a handle up, requiring every right in `needed`.
     pub fn lookup(&self, handle: Handle, needed: u32) -> Result<Capability<Object>, Error> {
         let index = (handle as usize).checked_sub(1).ok_or(Error::BadHandle)?;
-        let capability = self.slots.get(index).copied().flatten().ok_or(Error::BadHandle)?;
+        let capability = self
+            .slots
+            .get(index)
+            .copied()
+            .flatten()
+            .ok_or(Error::BadHandle)?;
         if capability.rights & needed != needed {
             return Err(Error::NoRight);
         }
@@ -50,7 +55,10 @@ impl<Object: Copy> CapabilityTable<Object> {
     /// Removes a capability.
     pub fn remove(&mut self, handle: Handle) -> Result<Capability<Object>, Error> {
         let index = (handle as usize).checked_sub(1).ok_or(Error::BadHandle)?;
-        self.slots.get_mut(index).and_then(Option::take).ok_or(Error::BadHandle)
+        self.slots
+            .get_mut(index)
+            .and_then(Option::take)
+            .ok_or(Error::BadHandle)
     }
 
     /// Every capability held, with its handle.
@@ -70,11 +78,17 @@ mod tests {
     #[test]
     fn handles_start_at_one_and_check_rights() {
         let mut table = CapabilityTable::new();
-        let handle = table.insert(Capability { object: 7u32, rights: rights::SEND });
+        let handle = table.insert(Capability {
+            object: 7u32,
+            rights: rights::SEND,
+        });
         assert_eq!(handle, 1);
         assert_eq!(table.lookup(1, rights::SEND).unwrap().object, 7);
         assert_eq!(table.lookup(1, rights::RECEIVE), Err(Error::NoRight));
-        assert_eq!(table.lookup(1, rights::SEND | rights::RECEIVE), Err(Error::NoRight));
+        assert_eq!(
+            table.lookup(1, rights::SEND | rights::RECEIVE),
+            Err(Error::NoRight)
+        );
         assert_eq!(table.lookup(0, 0), Err(Error::BadHandle));
         assert_eq!(table.lookup(2, 0), Err(Error::BadHandle));
         assert_eq!(table.lookup(u32::MAX, 0), Err(Error::BadHandle));
@@ -83,12 +97,24 @@ mod tests {
     #[test]
     fn removed_slots_are_reused() {
         let mut table = CapabilityTable::new();
-        let first = table.insert(Capability { object: 1u32, rights: rights::ALL });
-        let second = table.insert(Capability { object: 2u32, rights: rights::ALL });
+        let first = table.insert(Capability {
+            object: 1u32,
+            rights: rights::ALL,
+        });
+        let second = table.insert(Capability {
+            object: 2u32,
+            rights: rights::ALL,
+        });
         assert_eq!(table.remove(first).unwrap().object, 1);
         assert_eq!(table.lookup(first, 0), Err(Error::BadHandle));
         assert_eq!(table.remove(first), Err(Error::BadHandle));
-        assert_eq!(table.insert(Capability { object: 3u32, rights: 0 }), first);
+        assert_eq!(
+            table.insert(Capability {
+                object: 3u32,
+                rights: 0
+            }),
+            first
+        );
         assert_eq!(table.iter().count(), 2);
         assert_eq!(table.lookup(second, rights::ALL).unwrap().object, 2);
     }

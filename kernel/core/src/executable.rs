@@ -85,7 +85,10 @@ impl fmt::Display for ExecutableError {
             }
             ExecutableError::NoSegments => write!(formatter, "no loadable segments"),
             ExecutableError::WritableAndExecutable { address } => {
-                write!(formatter, "segment at {address:#x} is writable and executable (W^X)")
+                write!(
+                    formatter,
+                    "segment at {address:#x} is writable and executable (W^X)"
+                )
             }
             ExecutableError::OutsideUserSpace { address } => {
                 write!(formatter, "segment at {address:#x} lies outside user space")
@@ -94,10 +97,16 @@ impl fmt::Display for ExecutableError {
                 write!(formatter, "segment at {address:#x} lies outside the file")
             }
             ExecutableError::Overlapping { address } => {
-                write!(formatter, "segment at {address:#x} shares a page with another")
+                write!(
+                    formatter,
+                    "segment at {address:#x} shares a page with another"
+                )
             }
             ExecutableError::EntryNotExecutable { entry } => {
-                write!(formatter, "entry point {entry:#x} is not in an executable segment")
+                write!(
+                    formatter,
+                    "entry point {entry:#x} is not in an executable segment"
+                )
             }
         }
     }
@@ -107,10 +116,17 @@ const PAGE: u64 = 4096;
 
 /// Validates `bytes` as a static executable for `machine` whose segments lie in
 /// `user_space`, and plans its segments.
-pub fn parse(bytes: &[u8], machine: u16, user_space: Range<u64>) -> Result<Executable, ExecutableError> {
-    let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(|_| ExecutableError::NotElf)?;
+pub fn parse(
+    bytes: &[u8],
+    machine: u16,
+    user_space: Range<u64>,
+) -> Result<Executable, ExecutableError> {
+    let file =
+        ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(|_| ExecutableError::NotElf)?;
     if file.ehdr.e_machine != machine {
-        return Err(ExecutableError::WrongMachine { machine: file.ehdr.e_machine });
+        return Err(ExecutableError::WrongMachine {
+            machine: file.ehdr.e_machine,
+        });
     }
     if file.ehdr.e_type != ET_EXEC {
         return Err(ExecutableError::NotStaticExecutable);
@@ -128,7 +144,8 @@ pub fn parse(bytes: &[u8], machine: u16, user_space: Range<u64>) -> Result<Execu
             .checked_add(header.p_memsz)
             .filter(|end| address >= user_space.start && *end <= user_space.end)
             .ok_or(ExecutableError::OutsideUserSpace { address })?;
-        let file_start = usize::try_from(header.p_offset).map_err(|_| ExecutableError::OutsideFile { address })?;
+        let file_start = usize::try_from(header.p_offset)
+            .map_err(|_| ExecutableError::OutsideFile { address })?;
         let file_end = usize::try_from(header.p_filesz)
             .ok()
             .and_then(|size| file_start.checked_add(size))
@@ -137,7 +154,13 @@ pub fn parse(bytes: &[u8], machine: u16, user_space: Range<u64>) -> Result<Execu
         if header.p_memsz == 0 {
             continue;
         }
-        segments.push(Segment { start: address, end, file: file_start..file_end, writable, executable });
+        segments.push(Segment {
+            start: address,
+            end,
+            file: file_start..file_end,
+            writable,
+            executable,
+        });
     }
     if segments.is_empty() {
         return Err(ExecutableError::NoSegments);
@@ -146,11 +169,16 @@ pub fn parse(bytes: &[u8], machine: u16, user_space: Range<u64>) -> Result<Execu
     for pair in segments.windows(2) {
         let previous_last_page = (pair[0].end - 1) / PAGE;
         if pair[1].start / PAGE <= previous_last_page {
-            return Err(ExecutableError::Overlapping { address: pair[1].start });
+            return Err(ExecutableError::Overlapping {
+                address: pair[1].start,
+            });
         }
     }
     let entry = file.ehdr.e_entry;
-    if !segments.iter().any(|segment| segment.executable && (segment.start..segment.end).contains(&entry)) {
+    if !segments
+        .iter()
+        .any(|segment| segment.executable && (segment.start..segment.end).contains(&entry))
+    {
         return Err(ExecutableError::EntryNotExecutable { entry });
     }
     Ok(Executable { entry, segments })
@@ -184,7 +212,8 @@ mod tests {
         bytes[54..56].copy_from_slice(&56u16.to_le_bytes());
         bytes[56..58].copy_from_slice(&(headers.len() as u16).to_le_bytes());
         bytes[58..60].copy_from_slice(&64u16.to_le_bytes());
-        for (index, (flags, address, offset, file_size, memory_size)) in headers.iter().enumerate() {
+        for (index, (flags, address, offset, file_size, memory_size)) in headers.iter().enumerate()
+        {
             let at = 64 + 56 * index;
             bytes[at..at + 4].copy_from_slice(&PT_LOAD.to_le_bytes());
             bytes[at + 4..at + 8].copy_from_slice(&flags.to_le_bytes());
@@ -203,63 +232,208 @@ mod tests {
 
     #[test]
     fn plans_code_and_data() {
-        let bytes = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[(CODE, 0x40_1000, 0x100, 0x200, 0x200), (DATA, 0x40_2000, 0x300, 0x10, 0x1000)], 0x400);
+        let bytes = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_1000,
+            &[
+                (CODE, 0x40_1000, 0x100, 0x200, 0x200),
+                (DATA, 0x40_2000, 0x300, 0x10, 0x1000),
+            ],
+            0x400,
+        );
         let executable = parse(&bytes, MACHINE, USER).unwrap();
         assert_eq!(executable.entry, 0x40_1000);
         assert_eq!(
             executable.segments,
             vec![
-                Segment { start: 0x40_1000, end: 0x40_1200, file: 0x100..0x300, writable: false, executable: true },
-                Segment { start: 0x40_2000, end: 0x40_3000, file: 0x300..0x310, writable: true, executable: false },
+                Segment {
+                    start: 0x40_1000,
+                    end: 0x40_1200,
+                    file: 0x100..0x300,
+                    writable: false,
+                    executable: true
+                },
+                Segment {
+                    start: 0x40_2000,
+                    end: 0x40_3000,
+                    file: 0x300..0x310,
+                    writable: true,
+                    executable: false
+                },
             ]
         );
     }
 
     #[test]
     fn refuses_writable_and_executable() {
-        let bytes = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[(CODE | PF_W, 0x40_1000, 0x100, 0x10, 0x10)], 0x200);
-        assert_eq!(parse(&bytes, MACHINE, USER), Err(ExecutableError::WritableAndExecutable { address: 0x40_1000 }));
+        let bytes = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_1000,
+            &[(CODE | PF_W, 0x40_1000, 0x100, 0x10, 0x10)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&bytes, MACHINE, USER),
+            Err(ExecutableError::WritableAndExecutable { address: 0x40_1000 })
+        );
     }
 
     #[test]
     fn refuses_other_machines_and_kinds() {
-        let bytes = elf_file(elf::abi::EM_AARCH64, ET_EXEC, 0x40_1000, &[(CODE, 0x40_1000, 0x100, 0x10, 0x10)], 0x200);
-        assert_eq!(parse(&bytes, MACHINE, USER), Err(ExecutableError::WrongMachine { machine: elf::abi::EM_AARCH64 }));
-        let bytes = elf_file(MACHINE, elf::abi::ET_DYN, 0x1000, &[(CODE, 0x1000, 0x100, 0x10, 0x10)], 0x200);
-        assert_eq!(parse(&bytes, MACHINE, USER), Err(ExecutableError::NotStaticExecutable));
-        assert_eq!(parse(b"not an elf file at all", MACHINE, USER), Err(ExecutableError::NotElf));
+        let bytes = elf_file(
+            elf::abi::EM_AARCH64,
+            ET_EXEC,
+            0x40_1000,
+            &[(CODE, 0x40_1000, 0x100, 0x10, 0x10)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&bytes, MACHINE, USER),
+            Err(ExecutableError::WrongMachine {
+                machine: elf::abi::EM_AARCH64
+            })
+        );
+        let bytes = elf_file(
+            MACHINE,
+            elf::abi::ET_DYN,
+            0x1000,
+            &[(CODE, 0x1000, 0x100, 0x10, 0x10)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&bytes, MACHINE, USER),
+            Err(ExecutableError::NotStaticExecutable)
+        );
+        assert_eq!(
+            parse(b"not an elf file at all", MACHINE, USER),
+            Err(ExecutableError::NotElf)
+        );
         assert_eq!(parse(&[], MACHINE, USER), Err(ExecutableError::NotElf));
     }
 
     #[test]
     fn refuses_segments_outside_user_space_or_file() {
-        let kernel = elf_file(MACHINE, ET_EXEC, 0xffff_ffff_8000_0000, &[(CODE, 0xffff_ffff_8000_0000, 0x100, 0x10, 0x10)], 0x200);
-        assert_eq!(parse(&kernel, MACHINE, USER), Err(ExecutableError::OutsideUserSpace { address: 0xffff_ffff_8000_0000 }));
-        let low = elf_file(MACHINE, ET_EXEC, 0x1000, &[(CODE, 0x1000, 0x100, 0x10, 0x10)], 0x200);
-        assert_eq!(parse(&low, MACHINE, USER), Err(ExecutableError::OutsideUserSpace { address: 0x1000 }));
-        let wrapping = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[(CODE, 0x40_1000, 0x100, 0x10, u64::MAX)], 0x200);
-        assert_eq!(parse(&wrapping, MACHINE, USER), Err(ExecutableError::OutsideUserSpace { address: 0x40_1000 }));
-        let past_end = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[(CODE, 0x40_1000, 0x100, 0x1000, 0x1000)], 0x200);
-        assert_eq!(parse(&past_end, MACHINE, USER), Err(ExecutableError::OutsideFile { address: 0x40_1000 }));
-        let offset_overflow = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[(CODE, 0x40_1000, u64::MAX, 0x10, 0x10)], 0x200);
-        assert_eq!(parse(&offset_overflow, MACHINE, USER), Err(ExecutableError::OutsideFile { address: 0x40_1000 }));
-        let file_larger = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[(CODE, 0x40_1000, 0x100, 0x20, 0x10)], 0x200);
-        assert_eq!(parse(&file_larger, MACHINE, USER), Err(ExecutableError::OutsideFile { address: 0x40_1000 }));
+        let kernel = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0xffff_ffff_8000_0000,
+            &[(CODE, 0xffff_ffff_8000_0000, 0x100, 0x10, 0x10)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&kernel, MACHINE, USER),
+            Err(ExecutableError::OutsideUserSpace {
+                address: 0xffff_ffff_8000_0000
+            })
+        );
+        let low = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x1000,
+            &[(CODE, 0x1000, 0x100, 0x10, 0x10)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&low, MACHINE, USER),
+            Err(ExecutableError::OutsideUserSpace { address: 0x1000 })
+        );
+        let wrapping = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_1000,
+            &[(CODE, 0x40_1000, 0x100, 0x10, u64::MAX)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&wrapping, MACHINE, USER),
+            Err(ExecutableError::OutsideUserSpace { address: 0x40_1000 })
+        );
+        let past_end = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_1000,
+            &[(CODE, 0x40_1000, 0x100, 0x1000, 0x1000)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&past_end, MACHINE, USER),
+            Err(ExecutableError::OutsideFile { address: 0x40_1000 })
+        );
+        let offset_overflow = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_1000,
+            &[(CODE, 0x40_1000, u64::MAX, 0x10, 0x10)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&offset_overflow, MACHINE, USER),
+            Err(ExecutableError::OutsideFile { address: 0x40_1000 })
+        );
+        let file_larger = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_1000,
+            &[(CODE, 0x40_1000, 0x100, 0x20, 0x10)],
+            0x200,
+        );
+        assert_eq!(
+            parse(&file_larger, MACHINE, USER),
+            Err(ExecutableError::OutsideFile { address: 0x40_1000 })
+        );
     }
 
     #[test]
     fn refuses_shared_pages_and_a_bad_entry() {
-        let shared = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[(CODE, 0x40_1000, 0x100, 0x10, 0x10), (DATA, 0x40_1800, 0x110, 0x10, 0x10)], 0x200);
-        assert_eq!(parse(&shared, MACHINE, USER), Err(ExecutableError::Overlapping { address: 0x40_1800 }));
-        let data_entry = elf_file(MACHINE, ET_EXEC, 0x40_2000, &[(CODE, 0x40_1000, 0x100, 0x10, 0x10), (DATA, 0x40_2000, 0x110, 0x10, 0x10)], 0x200);
-        assert_eq!(parse(&data_entry, MACHINE, USER), Err(ExecutableError::EntryNotExecutable { entry: 0x40_2000 }));
+        let shared = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_1000,
+            &[
+                (CODE, 0x40_1000, 0x100, 0x10, 0x10),
+                (DATA, 0x40_1800, 0x110, 0x10, 0x10),
+            ],
+            0x200,
+        );
+        assert_eq!(
+            parse(&shared, MACHINE, USER),
+            Err(ExecutableError::Overlapping { address: 0x40_1800 })
+        );
+        let data_entry = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_2000,
+            &[
+                (CODE, 0x40_1000, 0x100, 0x10, 0x10),
+                (DATA, 0x40_2000, 0x110, 0x10, 0x10),
+            ],
+            0x200,
+        );
+        assert_eq!(
+            parse(&data_entry, MACHINE, USER),
+            Err(ExecutableError::EntryNotExecutable { entry: 0x40_2000 })
+        );
         let empty = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[], 0x200);
-        assert_eq!(parse(&empty, MACHINE, USER), Err(ExecutableError::NoSegments));
+        assert_eq!(
+            parse(&empty, MACHINE, USER),
+            Err(ExecutableError::NoSegments)
+        );
     }
 
     #[test]
     fn never_panics_on_truncations_or_flipped_bytes() {
-        let good = elf_file(MACHINE, ET_EXEC, 0x40_1000, &[(CODE, 0x40_1000, 0x100, 0x200, 0x200), (DATA, 0x40_2000, 0x300, 0x10, 0x1000)], 0x400);
+        let good = elf_file(
+            MACHINE,
+            ET_EXEC,
+            0x40_1000,
+            &[
+                (CODE, 0x40_1000, 0x100, 0x200, 0x200),
+                (DATA, 0x40_2000, 0x300, 0x10, 0x1000),
+            ],
+            0x400,
+        );
         for length in 0..good.len() {
             let _ = parse(&good[..length], MACHINE, USER);
         }

@@ -22,7 +22,10 @@ impl<Thread: Copy + PartialEq> Default for ReadyQueues<Thread> {
 impl<Thread: Copy + PartialEq> ReadyQueues<Thread> {
     /// Empty queues.
     pub const fn new() -> Self {
-        ReadyQueues { levels: [const { VecDeque::new() }; PRIORITY_LEVELS], occupied: 0 }
+        ReadyQueues {
+            levels: [const { VecDeque::new() }; PRIORITY_LEVELS],
+            occupied: 0,
+        }
     }
 
     /// Adds a thread at the back of its priority level (priorities above the top are clamped).
@@ -44,7 +47,11 @@ impl<Thread: Copy + PartialEq> ReadyQueues<Thread> {
 
     /// The highest non-empty priority level.
     pub fn highest(&self) -> Option<u8> {
-        if self.occupied == 0 { None } else { Some(31 - self.occupied.leading_zeros() as u8) }
+        if self.occupied == 0 {
+            None
+        } else {
+            Some(31 - self.occupied.leading_zeros() as u8)
+        }
     }
 
     /// Removes a thread queued at `priority`; returns whether it was there.
@@ -53,7 +60,10 @@ impl<Thread: Copy + PartialEq> ReadyQueues<Thread> {
         if self.occupied & (1 << level) == 0 {
             return false;
         }
-        let Some(position) = self.levels[level].iter().position(|queued| *queued == thread) else {
+        let Some(position) = self.levels[level]
+            .iter()
+            .position(|queued| *queued == thread)
+        else {
             return false;
         };
         self.levels[level].remove(position);

@@ -129,7 +129,12 @@ fn is_valid_string(bytes: &[u8]) -> bool {
 ///
 /// Returns `None` when the fixed part is too short for it, or when a slice field's (offset,
 /// length) does not lie within the arena.
-fn read_field<'a>(kind: FieldKind, offset: usize, fixed: &'a [u8], arena: &'a [u8]) -> Option<Value<'a>> {
+fn read_field<'a>(
+    kind: FieldKind,
+    offset: usize,
+    fixed: &'a [u8],
+    arena: &'a [u8],
+) -> Option<Value<'a>> {
     let bytes = fixed.get(offset..offset.checked_add(kind.size())?)?;
     let value = match kind {
         FieldKind::U32 => Value::Integer(i128::from(u32::from_le_bytes(bytes.try_into().ok()?))),

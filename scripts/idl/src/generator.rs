@@ -361,7 +361,11 @@ fn parameters(leading: &[&str], method: &Method) -> Vec<String> {
         .request
         .iter()
         .map(|field| format!("{}: {}", field.name, argument_type(field.kind)));
-    leading.iter().map(|text| text.to_string()).chain(fields).collect()
+    leading
+        .iter()
+        .map(|text| text.to_string())
+        .chain(fields)
+        .collect()
 }
 
 fn generate_client_method(out: &mut Out, method: &Method) {

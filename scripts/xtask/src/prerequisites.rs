@@ -50,9 +50,18 @@ pub fn required(task: Task, architecture: Architecture) -> Vec<Prerequisite> {
 /// QEMU for the ARM machines (the aarch64 and armv7 ports) and the C compiler and linker the
 /// sysroot wraps (`<arch>-septa-cc`). Installed only when missing.
 const HOST_TOOLCHAIN: [Prerequisite; 3] = [
-    Prerequisite::Program { program: "qemu-system-aarch64", debian_package: "qemu-system-arm" },
-    Prerequisite::Program { program: "clang-19", debian_package: "clang-19" },
-    Prerequisite::Program { program: "ld.lld-19", debian_package: "lld-19" },
+    Prerequisite::Program {
+        program: "qemu-system-aarch64",
+        debian_package: "qemu-system-arm",
+    },
+    Prerequisite::Program {
+        program: "clang-19",
+        debian_package: "clang-19",
+    },
+    Prerequisite::Program {
+        program: "ld.lld-19",
+        debian_package: "lld-19",
+    },
 ];
 
 /// Checks every prerequisite and installs the missing ones.
@@ -172,7 +181,10 @@ mod tests {
 
     #[test]
     fn booting_also_needs_qemu_and_the_host_toolchain() {
-        let program = |program, debian_package| Prerequisite::Program { program, debian_package };
+        let program = |program, debian_package| Prerequisite::Program {
+            program,
+            debian_package,
+        };
         assert_eq!(
             required(Task::Boot, Architecture::X86_64),
             [

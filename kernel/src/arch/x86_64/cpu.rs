@@ -131,8 +131,14 @@ static TABLES: TablesCell = TablesCell(UnsafeCell::new(Tables {
         reserved3: 0,
         io_map_base: size_of::<TaskStateSegment>() as u16,
     },
-    idt: [Gate { offset_low: 0, selector: 0, options: 0, offset_middle: 0, offset_high: 0, reserved: 0 };
-        256],
+    idt: [Gate {
+        offset_low: 0,
+        selector: 0,
+        options: 0,
+        offset_middle: 0,
+        offset_high: 0,
+        reserved: 0,
+    }; 256],
 }));
 
 #[repr(C, packed)]
@@ -343,7 +349,10 @@ pub fn initialise() {
         const STAR: u32 = 0xC000_0081;
         const LSTAR: u32 = 0xC000_0082;
         const SFMASK: u32 = 0xC000_0084;
-        write_msr(STAR, (KERNEL_CODE as u64) << 32 | ((USER_DATA as u64 - 3 - 8) | 3) << 48);
+        write_msr(
+            STAR,
+            (KERNEL_CODE as u64) << 32 | ((USER_DATA as u64 - 3 - 8) | 3) << 48,
+        );
         write_msr(LSTAR, system_call_entry as *const () as u64);
         write_msr(SFMASK, 0x4_0700);
         let (low, high): (u32, u32);

@@ -38,14 +38,22 @@ impl core::fmt::Display for Fault {
             14 => "page fault",
             _ => "exception",
         };
-        write!(formatter, "{name} (vector {}) at {:#x}", self.vector, self.instruction)?;
+        write!(
+            formatter,
+            "{name} (vector {}) at {:#x}",
+            self.vector, self.instruction
+        )?;
         if self.vector == 14 {
             let access = match (self.error_code & 2 != 0, self.error_code & 16 != 0) {
                 (_, true) => "execute",
                 (true, false) => "write",
                 (false, false) => "read",
             };
-            let cause = if self.error_code & 1 != 0 { "protection" } else { "not mapped" };
+            let cause = if self.error_code & 1 != 0 {
+                "protection"
+            } else {
+                "not mapped"
+            };
             write!(formatter, ": {access} of {:#x} ({cause})", self.address)?;
         }
         Ok(())

@@ -39,8 +39,10 @@ struct KernelTables {
     tables: [[u64; 512]; KERNEL_TABLES],
 }
 
-static mut KERNEL_TABLES_AREA: KernelTables =
-    KernelTables { directory: [0; 512], tables: [[0; 512]; KERNEL_TABLES] };
+static mut KERNEL_TABLES_AREA: KernelTables = KernelTables {
+    directory: [0; 512],
+    tables: [[0; 512]; KERNEL_TABLES],
+};
 
 /// The virtual address of physical address `physical` in the direct map.
 pub fn physical_to_virtual(physical: u64) -> u64 {
@@ -88,7 +90,10 @@ pub fn initialise() {
     let rodata_end = &raw const kernel_rodata_end as u64;
     let end = &raw const kernel_end as u64;
     let window = KERNEL_VIRTUAL_OFFSET;
-    assert!(end - window <= (KERNEL_TABLES as u64) << 21, "kernel image larger than its page tables");
+    assert!(
+        end - window <= (KERNEL_TABLES as u64) << 21,
+        "kernel image larger than its page tables"
+    );
     // SAFETY: single-threaded initialisation; the new tables are static, their physical
     // addresses follow from the image's fixed offset, and the image keeps running through the
     // same virtual addresses, only with narrower permissions, when CR3 is reloaded.
@@ -97,7 +102,8 @@ pub fn initialise() {
         let physical = |virtual_address: u64| virtual_address - KERNEL_VIRTUAL_OFFSET;
         for page in (text_start..end).step_by(4096) {
             let offset = page - window;
-            let (directory_index, table_index) = ((offset >> 21) as usize, ((offset >> 12) & 511) as usize);
+            let (directory_index, table_index) =
+                ((offset >> 21) as usize, ((offset >> 12) & 511) as usize);
             let mut flags = PRESENT;
             if page >= text_end {
                 flags |= NO_EXECUTE;

@@ -29,13 +29,18 @@ fn read(register: u64) -> u32 {
 
 fn write(register: u64, value: u32) {
     // SAFETY: as for `read`.
-    unsafe { core::ptr::write_volatile(physical_to_virtual(APIC_BASE + register) as *mut u32, value) }
+    unsafe {
+        core::ptr::write_volatile(physical_to_virtual(APIC_BASE + register) as *mut u32, value)
+    }
 }
 
 /// Enables the local APIC, calibrates the time-stamp counter and starts the periodic tick.
 pub fn initialise() {
     super::serial::mask_legacy_interrupt_controllers();
-    write(REGISTER_SPURIOUS, 0x100 | super::cpu::SPURIOUS_VECTOR as u32);
+    write(
+        REGISTER_SPURIOUS,
+        0x100 | super::cpu::SPURIOUS_VECTOR as u32,
+    );
     // Calibrate: let the counter (divide by 1: one count per nanosecond) run 10 ms.
     write(REGISTER_TIMER_DIVIDE, 0xb);
     write(REGISTER_TIMER_VECTOR, MASKED);
@@ -50,7 +55,10 @@ pub fn initialise() {
     }
     // Periodic tick: divide by 16.
     write(REGISTER_TIMER_DIVIDE, 0x3);
-    write(REGISTER_TIMER_VECTOR, PERIODIC | super::cpu::TIMER_VECTOR as u32);
+    write(
+        REGISTER_TIMER_VECTOR,
+        PERIODIC | super::cpu::TIMER_VECTOR as u32,
+    );
     write(REGISTER_TIMER_INITIAL, (TICK_NANOSECONDS / 16) as u32);
 }
 
