@@ -1,5 +1,6 @@
 //! Makes thousands of random system calls with hostile arguments: the kernel must answer each
 //! with an error or a result, never crash, never hand over memory this entity does not own.
+//! Arguments: `<calls> [seed]`; a seed makes the run reproducible.
 //!
 //! Arguments are drawn from values that sit on boundaries: null, kernel addresses, the
 //! non-canonical hole, unmapped user addresses, this entity's own read-only code, a scratch
@@ -112,7 +113,12 @@ fn main() -> i32 {
     ];
     // The driver waits on `fuzz-done`: random notifications must not reach it early.
     let finished = startup::handle("fuzz-done");
-    let mut random = Random(0x9e37_79b9_7f4a_7c15 ^ system::now());
+    // A seed argument makes a run reproducible; without one, each boot explores new calls.
+    let seed = startup::arguments()
+        .get(2)
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| system::now() | 1);
+    let mut random = Random(seed);
     let mut refused = 0u64;
     let mut answered = 0u64;
     for _ in 0..calls {
@@ -211,7 +217,7 @@ fn main() -> i32 {
         }
     }
     println!(
-        "[check] PASS syscall fuzz: {calls} random system calls, {refused} refused with an error, {answered} answered; the kernel is still up"
+        "[check] PASS syscall fuzz: {calls} random system calls (seed {seed}), {refused} refused with an error, {answered} answered; the kernel is still up"
     );
     if let Some(handle) = finished {
         let _ = system::notify(handle, 1);
