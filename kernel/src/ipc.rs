@@ -12,13 +12,12 @@ use alloc::vec::Vec;
 use septa_abi::{Error, MESSAGE_HEADER_SIZE, MessageHeader, rights};
 use septa_monitor::{DenyReason, Direction, Message, Verdict};
 
-/// Copies a message from the current entity into the staging buffer; returns its length.
-fn stage(kernel: &mut Kernel, address: u64) -> Result<usize, Error> {
+/// Copies a message from the current entity into the staging buffer; returns its length and
+/// its header, stamped with the sender (the header is parsed here once, for every later step).
+fn stage(kernel: &mut Kernel, address: u64) -> Result<(usize, MessageHeader), Error> {
     let root = kernel.entities[kernel.current_entity() as usize].root;
     user::read(root, address, &mut kernel.staging[..MESSAGE_HEADER_SIZE])?;
-    let mut header_bytes = [0u8; MESSAGE_HEADER_SIZE];
-    header_bytes.copy_from_slice(&kernel.staging[..MESSAGE_HEADER_SIZE]);
-    let mut header = MessageHeader::from_bytes(&header_bytes);
+    let mut header = header_of(&kernel.staging);
     let length = header.total_size().ok_or(Error::Malformed)?;
     user::read(
         root,
@@ -27,25 +26,24 @@ fn stage(kernel: &mut Kernel, address: u64) -> Result<usize, Error> {
     )?;
     header.sender = kernel.current_entity();
     kernel.staging[..MESSAGE_HEADER_SIZE].copy_from_slice(&header.to_bytes());
-    Ok(length)
+    Ok((length, header))
 }
 
-/// Asks the monitor about the staged message; prints the audit line for a denial.
+/// Asks the monitor about the staged message (whose header is `header`); prints the audit line
+/// for a denial.
 fn check(
     kernel: &mut Kernel,
+    header: &MessageHeader,
     length: usize,
     target: u32,
     direction: Direction,
 ) -> Result<(), Error> {
-    let mut header_bytes = [0u8; MESSAGE_HEADER_SIZE];
-    header_bytes.copy_from_slice(&kernel.staging[..MESSAGE_HEADER_SIZE]);
-    let header = MessageHeader::from_bytes(&header_bytes);
     let fixed_end = MESSAGE_HEADER_SIZE + header.fixed_size as usize;
     let message = Message {
         source: header.sender,
         target,
         direction,
-        header,
+        header: *header,
         fixed: &kernel.staging[MESSAGE_HEADER_SIZE..fixed_end],
         arena: &kernel.staging[fixed_end..length],
     };
@@ -119,9 +117,7 @@ fn deliver(kernel: &mut Kernel, receiver: ThreadId, message: &[u8]) -> Result<()
 }
 
 fn endpoint_for(kernel: &Kernel, handle: u64, right: u32) -> Result<u32, Error> {
-    let entity = &kernel.entities[kernel.current_entity() as usize];
-    let handle = u32::try_from(handle).map_err(|_| Error::BadHandle)?;
-    match entity.capabilities.lookup(handle, right)?.object {
+    match kernel.capability(handle, right)?.object {
         Object::Endpoint(index) => Ok(index),
         _ => Err(Error::BadHandle),
     }
@@ -140,11 +136,10 @@ pub fn call(
     if !kernel.endpoints[endpoint as usize].alive {
         return Err(Error::PeerGone);
     }
-    let length = stage(kernel, request)?;
+    let (length, header) = stage(kernel, request)?;
     let target = kernel.endpoints[endpoint as usize].owner;
-    check(kernel, length, target, Direction::Request)?;
+    check(kernel, &header, length, target, Direction::Request)?;
     let caller = kernel.current();
-    let header = header_of(&kernel.staging);
     // A waiting receiver gets the message now, and the processor.
     while let Some(receiver) = kernel.endpoints[endpoint as usize].receivers.pop_front() {
         let staged = core::mem::take(&mut kernel.staging);
@@ -289,8 +284,8 @@ pub fn reply(kernel: &mut Kernel, message: u64) -> Result<ThreadId, Error> {
     // The caller is no longer owed this thread's reply, whatever happens below.
     kernel.threads[server as usize].reply_to = None;
     kernel.threads[caller as usize].state = State::Dead;
-    let length = match stage(kernel, message) {
-        Ok(length) => length,
+    let (length, mut header) = match stage(kernel, message) {
+        Ok(staged) => staged,
         Err(error) => {
             // A reply the server cannot even describe fails both sides; the caller is freed.
             kernel.wake(caller, Err(Error::PeerGone), 0);
@@ -298,12 +293,11 @@ pub fn reply(kernel: &mut Kernel, message: u64) -> Result<ThreadId, Error> {
         }
     };
     // The reply answers the request: the kernel, not the server, names interface and method.
-    let mut header = header_of(&kernel.staging);
     header.interface = interface;
     header.method = method;
     kernel.staging[..MESSAGE_HEADER_SIZE].copy_from_slice(&header.to_bytes());
     let caller_entity = kernel.threads[caller as usize].entity;
-    let result = check(kernel, length, caller_entity, Direction::Reply).and_then(|()| {
+    let result = check(kernel, &header, length, caller_entity, Direction::Reply).and_then(|()| {
         if length as u64 > reply_size {
             return Err(Error::TooLarge);
         }
@@ -333,9 +327,7 @@ pub fn switch_to_caller(kernel: &mut Kernel, caller: ThreadId) {
 }
 
 fn notification_for(kernel: &Kernel, handle: u64, right: u32) -> Result<u32, Error> {
-    let entity = &kernel.entities[kernel.current_entity() as usize];
-    let handle = u32::try_from(handle).map_err(|_| Error::BadHandle)?;
-    match entity.capabilities.lookup(handle, right)?.object {
+    match kernel.capability(handle, right)?.object {
         Object::Notification(index) => Ok(index),
         _ => Err(Error::BadHandle),
     }

@@ -272,20 +272,23 @@ impl Kernel {
         self.current.unwrap_or(0)
     }
 
+    /// The current entity's capability `handle`, which must hold every right in `needed`.
+    pub fn capability(&self, handle: u64, needed: u32) -> Result<Capability<Object>, Error> {
+        let handle = u32::try_from(handle).map_err(|_| Error::BadHandle)?;
+        self.entities[self.current_entity() as usize]
+            .capabilities
+            .lookup(handle, needed)
+    }
+
     /// The current thread's entity.
     pub fn current_entity(&self) -> EntityId {
         self.threads[self.current() as usize].entity
     }
 
-    /// Makes a blocked thread runnable with the given result words.
+    /// Makes a blocked thread runnable with the given result words, and queues it.
     pub fn wake(&mut self, thread: ThreadId, result: Result<usize, Error>, second: u64) {
-        let record = &mut self.threads[thread as usize];
-        record.state = State::Ready;
-        record.deadline = None;
-        record
-            .context
-            .set_return(septa_abi::encode_result(result) as u64, second);
-        self.ready.push(thread, record.priority);
+        self.resume_directly(thread, result, second);
+        self.enqueue(thread);
     }
 
     /// Makes a blocked thread runnable with the given result words *without* queueing it: the

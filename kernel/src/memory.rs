@@ -102,11 +102,13 @@ pub mod user {
         Ok(())
     }
 
-    /// Most pages one write may touch (a largest message, unaligned, spans five).
-    const WRITE_PAGES_MAX: usize = 8;
+    /// Most pages one write may touch: the kernel writes only messages, and a largest message
+    /// that does not start on a page boundary spans one page more than its size in pages.
+    const WRITE_PAGES_MAX: usize = septa_abi::MESSAGE_MAX_SIZE.div_ceil(4096) + 1;
 
-    /// Copies `bytes` to `address` in the entity with root `root`. Every page is translated,
-    /// and must be writable, before any byte is written, so a failed write changes nothing.
+    /// Copies `bytes` (at most a message) to `address` in the entity with root `root`. Every
+    /// page is translated, and must be writable, before any byte is written, so a failed write
+    /// changes nothing.
     pub fn write(root: u64, address: u64, bytes: &[u8]) -> Result<(), Error> {
         if bytes.is_empty() {
             return Ok(());
@@ -117,8 +119,7 @@ pub mod user {
         let first_page = address & !0xfff;
         let page_count = ((end - 1 - first_page) / 4096 + 1) as usize;
         if page_count > WRITE_PAGES_MAX {
-            check_writable(root, address, bytes.len())?;
-            return write_unchecked(root, address, bytes);
+            return Err(Error::TooLarge);
         }
         let mut frames = [0u64; WRITE_PAGES_MAX];
         for (index, frame) in frames[..page_count].iter_mut().enumerate() {
@@ -142,47 +143,6 @@ pub mod user {
                 )
             };
             done += chunk;
-        }
-        Ok(())
-    }
-
-    /// Copies page by page, translating as it goes; the caller checked the whole range.
-    fn write_unchecked(root: u64, address: u64, bytes: &[u8]) -> Result<(), Error> {
-        let mut done = 0usize;
-        while done < bytes.len() {
-            let current = address + done as u64;
-            let translation = paging::translate(root, current).ok_or(Error::BadAddress)?;
-            let in_page = (4096 - (current & 0xfff)) as usize;
-            let chunk = in_page.min(bytes.len() - done);
-            // SAFETY: as in `read`, and the page is writable by the entity.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    bytes[done..].as_ptr(),
-                    paging::physical_to_virtual(translation.physical) as *mut u8,
-                    chunk,
-                )
-            };
-            done += chunk;
-        }
-        Ok(())
-    }
-
-    /// Checks that `[address, address + length)` is mapped writable for the entity, so a
-    /// multi-part write is never left half done.
-    pub fn check_writable(root: u64, address: u64, length: usize) -> Result<(), Error> {
-        if length == 0 {
-            return Ok(());
-        }
-        let end = address
-            .checked_add(length as u64)
-            .ok_or(Error::BadAddress)?;
-        let mut page = address & !0xfff;
-        while page < end {
-            match paging::translate(root, page) {
-                Some(translation) if translation.writable => {}
-                _ => return Err(Error::BadAddress),
-            }
-            page += 4096;
         }
         Ok(())
     }

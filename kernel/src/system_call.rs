@@ -163,10 +163,7 @@ fn reply_receive(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error>
 
 fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(), Error> {
     let entity = kernel.current_entity();
-    let handle = u32::try_from(handle).map_err(|_| Error::BadHandle)?;
-    let capability = kernel.entities[entity as usize]
-        .capabilities
-        .lookup(handle, rights::MAP_READ)?;
+    let capability = kernel.capability(handle, rights::MAP_READ)?;
     let Object::SharedMemory(index) = capability.object else {
         return Err(Error::BadHandle);
     };

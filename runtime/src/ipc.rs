@@ -78,6 +78,11 @@ pub fn receive(handle: u32, buffer: &mut [u8], timeout: u64) -> Result<Received,
             0,
         ],
     );
+    received(word, length)
+}
+
+/// Decodes the result words of a receive: the sender's identity, then the message length.
+fn received(word: isize, length: u64) -> Result<Received, Error> {
     decode_result(word).map(|sender| Received {
         sender: sender as u32,
         length: length as usize,
@@ -107,10 +112,7 @@ pub fn reply_receive(
             timeout,
         ],
     );
-    decode_result(word).map(|sender| Received {
-        sender: sender as u32,
-        length: length as usize,
-    })
+    received(word, length)
 }
 
 /// Serves requests on the endpoint named `endpoint` forever: each request is passed to
