@@ -92,5 +92,5 @@ fn fatal(message: &str) -> ! {
 
 fn fatal_format(arguments: core::fmt::Arguments<'_>) -> ! {
     console::line(format_args!("[kernel] fatal: {arguments}"));
-    crate::arch::serial::power_off(126)
+    crate::arch::power_off(126)
 }

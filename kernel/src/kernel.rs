@@ -511,13 +511,13 @@ impl Kernel {
             console::line(format_args!(
                 "[kernel] '{name}' ended the system; powering off with status {status}"
             ));
-            arch::serial::power_off(status);
+            arch::power_off(status);
         }
         if self.entities.iter().all(|entity| !entity.alive) {
             console::line(format_args!(
                 "[kernel] every entity has ended; powering off"
             ));
-            arch::serial::power_off(0);
+            arch::power_off(0);
         }
     }
 }

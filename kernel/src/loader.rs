@@ -51,15 +51,19 @@ pub fn load(
             if copy_start < copy_end {
                 let source = &contents
                     [(copy_start - segment.start) as usize..(copy_end - segment.start) as usize];
+                let destination = arch::paging::physical_to_virtual(frame) + (copy_start - page);
                 // SAFETY: the frame was just allocated for this page and is in the direct map;
                 // the copy stays inside the page.
                 unsafe {
                     core::ptr::copy_nonoverlapping(
                         source.as_ptr(),
-                        (arch::paging::physical_to_virtual(frame) + (copy_start - page)) as *mut u8,
+                        destination as *mut u8,
                         source.len(),
                     )
                 };
+                if access.executable {
+                    arch::cpu::instructions_written(destination, source.len());
+                }
             }
             page = page_end;
         }

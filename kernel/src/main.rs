@@ -49,5 +49,5 @@ pub fn kernel_main(boot: BootInformation) -> ! {
 #[panic_handler]
 fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
     console::line(format_args!("[kernel] panic: {information}"));
-    arch::serial::power_off(126)
+    arch::power_off(126)
 }

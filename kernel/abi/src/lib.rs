@@ -59,7 +59,7 @@ pub mod syscall {
     pub const MEMORY_MAP: usize = 14;
     /// Return the calling entity's identity: -> entity id.
     pub const ENTITY_ID: usize = 15;
-    /// Read guest instruction-counter-based time stamp: -> cycles (for benchmarks).
+    /// Read the processor's free-running counter (for benchmarks): -> (ticks, ticks per second).
     pub const TIMESTAMP: usize = 16;
     /// Unmap `(address, length)` (page-aligned); memory the entity owns is freed and no longer
     /// counts against its limit. Pages not mapped are skipped.

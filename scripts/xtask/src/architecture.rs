@@ -11,13 +11,30 @@ use std::fmt;
 pub enum Architecture {
     #[value(name = "x86_64")]
     X86_64,
+    #[value(name = "aarch64")]
+    Aarch64,
+}
+
+/// How QEMU is handed the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelFormat {
+    /// The linked ELF file itself (x86_64: QEMU's PVH loader reads its note).
+    Elf,
+    /// A flat image with the arm64 Linux boot header, made from the ELF file by
+    /// `cargo xtask build`: QEMU's `virt` board passes a device tree and loads
+    /// an initrd only for such images, never for ELF kernels.
+    Arm64Image,
 }
 
 impl Architecture {
+    /// Every architecture, in the order the test suite runs them.
+    pub const ALL: [Architecture; 2] = [Architecture::X86_64, Architecture::Aarch64];
+
     /// The name used on the command line and in `build/<arch>/`.
     pub fn name(self) -> &'static str {
         match self {
             Architecture::X86_64 => "x86_64",
+            Architecture::Aarch64 => "aarch64",
         }
     }
 
@@ -25,6 +42,9 @@ impl Architecture {
     pub fn kernel_target(self) -> &'static str {
         match self {
             Architecture::X86_64 => "x86_64-unknown-none",
+            // Soft-float: neither the kernel nor (yet) the entities use the
+            // floating-point registers, whose state the kernel does not save.
+            Architecture::Aarch64 => "aarch64-unknown-none-softfloat",
         }
     }
 
@@ -32,6 +52,7 @@ impl Architecture {
     pub fn qemu_program(self) -> &'static str {
         match self {
             Architecture::X86_64 => "qemu-system-x86_64",
+            Architecture::Aarch64 => "qemu-system-aarch64",
         }
     }
 
@@ -39,6 +60,15 @@ impl Architecture {
     pub fn qemu_package(self) -> &'static str {
         match self {
             Architecture::X86_64 => "qemu-system-x86",
+            Architecture::Aarch64 => "qemu-system-arm",
+        }
+    }
+
+    /// The form in which QEMU loads this architecture's kernel.
+    pub fn kernel_format(self) -> KernelFormat {
+        match self {
+            Architecture::X86_64 => KernelFormat::Elf,
+            Architecture::Aarch64 => KernelFormat::Arm64Image,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::architecture::Architecture;
+use crate::architecture::{Architecture, KernelFormat};
 use crate::qemu::{self, Accelerator, Boot, Ending};
 use crate::workspace::{self, KERNEL_PACKAGE, Workspace};
 
@@ -34,6 +34,14 @@ pub fn build(workspace: &Workspace, architecture: Architecture) -> Result<Vec<Pa
     let status = command.status().context("could not run cargo build")?;
     if !status.success() {
         bail!("cargo build of the kernel and the entities for {architecture} failed ({status})");
+    }
+    if architecture.kernel_format() == KernelFormat::Arm64Image {
+        let boot_file = workspace.kernel_boot_file(architecture);
+        crate::kernel_image::write(&workspace.kernel_binary(architecture), &boot_file)?;
+        println!(
+            "xtask: wrote {}",
+            relative(&workspace.root, &boot_file).display()
+        );
     }
     let mut binaries = Vec::new();
     for package in &packages {
@@ -144,7 +152,7 @@ pub fn boot(
     timeout: Duration,
     interactive: bool,
 ) -> Result<qemu::Outcome> {
-    let kernel = workspace.kernel_binary(architecture);
+    let kernel = workspace.kernel_boot_file(architecture);
     let image = image_path(workspace, architecture, system);
     qemu::require_file(&kernel, "the kernel")?;
     qemu::require_file(&image, "the image")?;

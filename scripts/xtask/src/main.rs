@@ -14,6 +14,7 @@ mod bench;
 mod checks;
 mod commands;
 mod host_tests;
+mod kernel_image;
 mod prerequisites;
 mod qemu;
 mod stream;

@@ -4,7 +4,8 @@
 //! a timeout and maps QEMU's exit code back to the system's exit status.
 //!
 //! How a Septa system ends: the kernel powers off by writing a value V to the
-//! `isa-debug-exit` port 0xf4, and QEMU then exits with `(V << 1) | 1`. The
+//! `isa-debug-exit` port 0xf4 (x86_64), or by a semihosting SYS_EXIT with
+//! `(V << 1) | 1` (aarch64), and QEMU then exits with `(V << 1) | 1`. The
 //! kernel writes V = the system's exit status (0..=125); a kernel panic writes
 //! [`PANIC_STATUS`]. QEMU exiting with 0 means the machine reset or was shut
 //! down some other way, which for Septa means something went wrong (a triple
@@ -82,6 +83,31 @@ pub fn machine_arguments(architecture: Architecture, accelerator: Accelerator) -
             "-no-reboot",
             "-device",
             "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ],
+        // virt with its default GICv2 and PL011. The kernel starts at EL1
+        // (no virtualization, no secure world). Semihosting is the exit
+        // device: the kernel's SYS_EXIT carries the same `(V << 1) | 1` code
+        // as isa-debug-exit on x86_64. QEMU honours semihosting calls from
+        // EL1 only (without `userspace=on`), so entities cannot use it.
+        // pauth-impdef keeps the pointer-authentication instructions that
+        // Linux executes on every function from dominating TCG's cost.
+        Architecture::Aarch64 => &[
+            "-M",
+            "virt",
+            "-cpu",
+            "max,pauth-impdef=on",
+            "-m",
+            "512M",
+            "-smp",
+            "1",
+            "-nodefaults",
+            "-no-user-config",
+            "-nographic",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+            "-semihosting-config",
+            "enable=on,target=native",
         ],
     };
     let mut arguments: Vec<String> = arguments

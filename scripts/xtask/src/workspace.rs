@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::architecture::Architecture;
+use crate::architecture::{Architecture, KernelFormat};
 
 /// The package of the kernel binary.
 pub const KERNEL_PACKAGE: &str = "septa-kernel";
@@ -166,6 +166,17 @@ impl Workspace {
     /// The kernel binary for an architecture.
     pub fn kernel_binary(&self, architecture: Architecture) -> PathBuf {
         self.binary_directory(architecture).join(KERNEL_PACKAGE)
+    }
+
+    /// The file QEMU boots as the kernel: the ELF binary itself, or the
+    /// flattened image that `build` makes of it (`build/<arch>/septa-kernel.bin`).
+    pub fn kernel_boot_file(&self, architecture: Architecture) -> PathBuf {
+        match architecture.kernel_format() {
+            KernelFormat::Elf => self.kernel_binary(architecture),
+            KernelFormat::Arm64Image => self
+                .output_directory(architecture)
+                .join(format!("{KERNEL_PACKAGE}.bin")),
+        }
     }
 
     /// Where images and console logs go: `build/<arch>/`.

@@ -394,6 +394,10 @@ pub fn wait_for_interrupt() {
     unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
 }
 
+/// Makes instructions just written through the direct map visible to instruction fetch.
+/// Nothing to do: x86 keeps instruction fetch coherent with data writes.
+pub fn instructions_written(_address: u64, _length: usize) {}
+
 /// Reads the time-stamp counter.
 pub fn timestamp() -> u64 {
     // SAFETY: rdtsc has no side effects.

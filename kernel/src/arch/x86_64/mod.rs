@@ -8,6 +8,7 @@ pub mod serial;
 pub mod timer;
 
 pub use cpu::TrapFrame as Context;
+pub use serial::power_off;
 
 /// Name of this architecture, for messages.
 pub const NAME: &str = "x86_64";

@@ -75,8 +75,8 @@ pub fn now_nanoseconds() -> u64 {
     ((ticks as u128 * 1000) / rate as u128) as u64
 }
 
-/// Time-stamp counter ticks per microsecond, as calibrated.
+/// Time-stamp counter ticks per second, as calibrated.
 pub fn timestamp_rate() -> u64 {
     // SAFETY: read-only after initialisation.
-    unsafe { TIMESTAMP_PER_MICROSECOND }
+    unsafe { TIMESTAMP_PER_MICROSECOND * 1_000_000 }
 }

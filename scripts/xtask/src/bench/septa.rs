@@ -32,7 +32,7 @@ pub fn prepare(workspace: &Workspace, architecture: Architecture) -> Result<Sept
     let image = commands::image(workspace, architecture, SYSTEM)
         .map_err(|error| format!("packing systems/{SYSTEM}.toml failed: {error:#}"))?;
     Ok(Septa {
-        kernel: workspace.kernel_binary(architecture),
+        kernel: workspace.kernel_boot_file(architecture),
         image,
     })
 }
