@@ -71,6 +71,28 @@ pub fn frame_allocator(boot: &BootInformation) -> Frames {
     Frames { bitmap }
 }
 
+/// Page-table frames, reached through the direct map, for the shared walks of
+/// [`septa_kernel_core::page_table`].
+pub struct DirectMap;
+
+impl septa_kernel_core::page_table::TableMemory for DirectMap {
+    fn read(&self, table: u64, index: usize) -> u64 {
+        let entries = paging::physical_to_virtual(table) as *const u64;
+        assert!(index < septa_kernel_core::page_table::ENTRIES);
+        // SAFETY: the walks pass only page-table frames (roots and tables reached from them),
+        // which lie in the direct map; the index is inside the table.
+        unsafe { entries.add(index).read() }
+    }
+
+    fn write(&mut self, table: u64, index: usize, value: u64) {
+        let entries = paging::physical_to_virtual(table) as *mut u64;
+        assert!(index < septa_kernel_core::page_table::ENTRIES);
+        // SAFETY: as for `read`; the kernel runs on one processor, so no other walk is under
+        // way.
+        unsafe { entries.add(index).write(value) }
+    }
+}
+
 /// Checked copies between the kernel and an entity's memory.
 ///
 /// Every byte is reached by translating the user address through the entity's page tables and

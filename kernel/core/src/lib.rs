@@ -1,4 +1,5 @@
-//! The kernel's pure logic: capability tables, scheduling queues and frame accounting.
+//! The kernel's pure logic: capability tables, scheduling queues, frame accounting, ELF
+//! validation and page-table walks.
 //!
 //! Everything here is ordinary safe Rust with no hardware access, so it runs under `cargo test`
 //! on the host (the pattern of Hubris's `kerncore`). The kernel binary wraps these types with
@@ -11,4 +12,5 @@ extern crate alloc;
 pub mod capability;
 pub mod executable;
 pub mod frames;
+pub mod page_table;
 pub mod scheduler;

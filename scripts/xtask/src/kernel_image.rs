@@ -38,7 +38,10 @@ pub fn flatten(bytes: &[u8]) -> Result<Vec<u8>> {
         .max()
         .unwrap_or(base);
     if end - base > SIZE_MAX {
-        bail!("the loadable segments span {} bytes, more than {SIZE_MAX}", end - base);
+        bail!(
+            "the loadable segments span {} bytes, more than {SIZE_MAX}",
+            end - base
+        );
     }
     let mut image = vec![0u8; (end - base) as usize];
     for segment in segments {

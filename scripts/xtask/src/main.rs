@@ -89,9 +89,13 @@ enum Command {
     /// the entities. System tests: every systems/*.toml with `[system] test = true`
     /// (timeout `[system] timeout_seconds`, default 300), booted one after another;
     /// their entities report `[check] PASS <name>`, `[check] FAIL <name>: <detail>`
-    /// and optionally `[check] PLAN <n>` on the console. Exits non-zero if anything
-    /// failed.
-    Test(ArchitectureOption),
+    /// and optionally `[check] PLAN <n>` on the console. The system tests run on every
+    /// architecture unless `--arch` names one. Exits non-zero if anything failed.
+    Test {
+        /// Run the system tests on this architecture only.
+        #[arg(long = "arch", value_name = "ARCH", value_enum)]
+        architecture: Option<Architecture>,
+    },
     /// Run the benchmarks: Septa against Linux booted in the same QEMU.
     Bench(bench::BenchOptions),
 }
@@ -115,10 +119,10 @@ fn main() -> ExitCode {
 }
 
 /// Loads the workspace after the prerequisites of `task` are in place.
-fn prepare(task: Task, architecture: Architecture) -> Result<Workspace> {
+fn prepare(task: Task, architectures: &[Architecture]) -> Result<Workspace> {
     prerequisites::ensure(
         &workspace::root(),
-        &prerequisites::required(task, architecture),
+        &prerequisites::required(task, architectures),
     )?;
     Workspace::load()
 }
@@ -126,7 +130,7 @@ fn prepare(task: Task, architecture: Architecture) -> Result<Workspace> {
 fn execute(command: Command) -> Result<ExitCode> {
     match command {
         Command::Build(ArchitectureOption { architecture }) => {
-            let workspace = prepare(Task::Build, architecture)?;
+            let workspace = prepare(Task::Build, &[architecture])?;
             commands::build(&workspace, architecture)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -134,7 +138,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             system,
             architecture: ArchitectureOption { architecture },
         } => {
-            let workspace = prepare(Task::Build, architecture)?;
+            let workspace = prepare(Task::Build, &[architecture])?;
             commands::system_description(&workspace, &system)?;
             commands::build(&workspace, architecture)?;
             commands::image(&workspace, architecture, &system)?;
@@ -146,7 +150,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             kvm,
             timeout,
         } => {
-            let workspace = prepare(Task::Boot, architecture)?;
+            let workspace = prepare(Task::Boot, &[architecture])?;
             let accelerator = if kvm {
                 Accelerator::Kvm
             } else {
@@ -161,9 +165,13 @@ fn execute(command: Command) -> Result<ExitCode> {
             )?;
             Ok(ExitCode::from(u8::try_from(status).unwrap_or(u8::MAX)))
         }
-        Command::Test(ArchitectureOption { architecture }) => {
-            let workspace = prepare(Task::Boot, architecture)?;
-            let passed = test_suite::run(&workspace, architecture)?;
+        Command::Test { architecture } => {
+            let architectures = match architecture {
+                Some(architecture) => vec![architecture],
+                None => Architecture::ALL.to_vec(),
+            };
+            let workspace = prepare(Task::Boot, &architectures)?;
+            let passed = test_suite::run(&workspace, &architectures)?;
             Ok(if passed {
                 ExitCode::SUCCESS
             } else {

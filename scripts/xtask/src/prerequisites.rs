@@ -33,27 +33,30 @@ pub enum Prerequisite {
     },
 }
 
-/// What `task` needs on the host for `architecture`.
-pub fn required(task: Task, architecture: Architecture) -> Vec<Prerequisite> {
-    let mut list = vec![Prerequisite::RustTarget(architecture.kernel_target())];
+/// What `task` needs on the host for `architectures`.
+pub fn required(task: Task, architectures: &[Architecture]) -> Vec<Prerequisite> {
+    let mut list: Vec<Prerequisite> = architectures
+        .iter()
+        .map(|architecture| Prerequisite::RustTarget(architecture.kernel_target()))
+        .collect();
     if task == Task::Boot {
-        list.push(Prerequisite::Program {
-            program: architecture.qemu_program(),
-            debian_package: architecture.qemu_package(),
-        });
+        list.extend(
+            architectures
+                .iter()
+                .map(|architecture| Prerequisite::Program {
+                    program: architecture.qemu_program(),
+                    debian_package: architecture.qemu_package(),
+                }),
+        );
         list.extend(HOST_TOOLCHAIN.iter().cloned());
     }
     list
 }
 
 /// The rest of the host toolchain `run` and `test` set up, whichever architecture they boot:
-/// QEMU for the ARM machines (the aarch64 and armv7 ports) and the C compiler and linker the
-/// sysroot wraps (`<arch>-septa-cc`). Installed only when missing.
-const HOST_TOOLCHAIN: [Prerequisite; 3] = [
-    Prerequisite::Program {
-        program: "qemu-system-aarch64",
-        debian_package: "qemu-system-arm",
-    },
+/// the C compiler and linker the sysroot wraps (`<arch>-septa-cc`). Installed only when
+/// missing.
+const HOST_TOOLCHAIN: [Prerequisite; 2] = [
     Prerequisite::Program {
         program: "clang-19",
         debian_package: "clang-19",
@@ -174,7 +177,7 @@ mod tests {
     #[test]
     fn build_needs_only_the_rust_target() {
         assert_eq!(
-            required(Task::Build, Architecture::X86_64),
+            required(Task::Build, &[Architecture::X86_64]),
             [Prerequisite::RustTarget("x86_64-unknown-none")]
         );
     }
@@ -186,9 +189,10 @@ mod tests {
             debian_package,
         };
         assert_eq!(
-            required(Task::Boot, Architecture::X86_64),
+            required(Task::Boot, &Architecture::ALL),
             [
                 Prerequisite::RustTarget("x86_64-unknown-none"),
+                Prerequisite::RustTarget("aarch64-unknown-none-softfloat"),
                 program("qemu-system-x86_64", "qemu-system-x86"),
                 program("qemu-system-aarch64", "qemu-system-arm"),
                 program("clang-19", "clang-19"),

@@ -72,7 +72,7 @@ fn test_systems(workspace: &Workspace, tally: &mut Tally) -> Result<Vec<TestSyst
 
 /// Runs every test. Returns whether everything passed; the closing line has
 /// been printed.
-pub fn run(workspace: &Workspace, architecture: Architecture) -> Result<bool> {
+pub fn run(workspace: &Workspace, architectures: &[Architecture]) -> Result<bool> {
     let mut tally = Tally::default();
 
     println!("xtask: == host unit tests");
@@ -80,28 +80,30 @@ pub fn run(workspace: &Workspace, architecture: Architecture) -> Result<bool> {
 
     let systems = test_systems(workspace, &mut tally)?;
     let names: Vec<&str> = systems.iter().map(|system| system.name.as_str()).collect();
-    println!(
-        "xtask: == system tests on {architecture}: {}",
-        if names.is_empty() {
-            "none".to_owned()
-        } else {
-            names.join(", ")
-        }
-    );
+    for &architecture in architectures {
+        println!(
+            "xtask: == system tests on {architecture}: {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
 
-    // The bare-metal binaries are built even when no system test uses them:
-    // a kernel or entity that does not compile is a failure of the suite.
-    let built = match commands::build(workspace, architecture) {
-        Ok(_) => true,
-        Err(error) => {
-            println!("xtask: {error:#}");
-            tally.fail(format!("build for {architecture}: {error:#}"));
-            false
-        }
-    };
+        // The bare-metal binaries are built even when no system test uses
+        // them: a kernel or entity that does not compile is a failure.
+        let built = match commands::build(workspace, architecture) {
+            Ok(_) => true,
+            Err(error) => {
+                println!("xtask: {error:#}");
+                tally.fail(format!("build for {architecture}: {error:#}"));
+                false
+            }
+        };
 
-    for system in &systems {
-        run_system(workspace, architecture, system, built, &mut tally);
+        for system in &systems {
+            run_system(workspace, architecture, system, built, &mut tally);
+        }
     }
 
     if !tally.failures.is_empty() {
@@ -123,17 +125,18 @@ fn run_system(
     tally: &mut Tally,
 ) {
     let name = &system.name;
+    let label = format!("{name} on {architecture}");
     println!(
-        "xtask: == system {name} (timeout {} s)",
+        "xtask: == system {label} (timeout {} s)",
         system.timeout.as_secs()
     );
     if !built {
-        tally.fail(format!("system {name}: not booted: the build failed"));
+        tally.fail(format!("system {label}: not booted: the build failed"));
         return;
     }
     if let Err(error) = commands::image(workspace, architecture, name) {
         println!("xtask: {error:#}");
-        tally.fail(format!("system {name}: no image: {error:#}"));
+        tally.fail(format!("system {label}: no image: {error:#}"));
         return;
     }
     let outcome = match commands::boot(
@@ -147,20 +150,20 @@ fn run_system(
         Ok(outcome) => outcome,
         Err(error) => {
             println!("xtask: {error:#}");
-            tally.fail(format!("system {name}: not booted: {error:#}"));
+            tally.fail(format!("system {label}: not booted: {error:#}"));
             return;
         }
     };
     let console = checks::tally_console(outcome.console.iter().map(String::as_str));
     println!(
-        "xtask: system {name}: {}; checks: {} passed, {} failed",
+        "xtask: system {label}: {}; checks: {} passed, {} failed",
         outcome.ending.describe(),
         console.passed,
         console.failures.len()
     );
-    tally.add_console(name, &console);
+    tally.add_console(&label, &console);
     if !outcome.ending.is_success() {
-        tally.fail(format!("system {name}: {}", outcome.ending.describe()));
+        tally.fail(format!("system {label}: {}", outcome.ending.describe()));
     }
 }
 

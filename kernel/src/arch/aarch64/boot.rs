@@ -205,12 +205,20 @@ extern "C" fn kernel_entry(device_tree_physical: u64, image_physical: u64) -> ! 
         .find_compatible(&["arm,cortex-a15-gic", "arm,gic-400"])
         .and_then(|node| node.reg())
         .expect("the device tree names no GICv2 interrupt controller");
-    let distributor = interrupt_controller.next().map(|region| region.starting_address as u64);
-    let processor_interface = interrupt_controller.next().map(|region| region.starting_address as u64);
+    let distributor = interrupt_controller
+        .next()
+        .map(|region| region.starting_address as u64);
+    let processor_interface = interrupt_controller
+        .next()
+        .map(|region| region.starting_address as u64);
     let (Some(distributor), Some(processor_interface)) = (distributor, processor_interface) else {
         panic!("the GICv2 node lacks its distributor or processor-interface registers");
     };
-    super::timer::set_interrupt_controller(distributor, processor_interface, timer_interrupt(&tree));
+    super::timer::set_interrupt_controller(
+        distributor,
+        processor_interface,
+        timer_interrupt(&tree),
+    );
 
     let mut boot = crate::BootInformation::empty();
     for region in tree.memory().regions() {
@@ -223,10 +231,10 @@ extern "C" fn kernel_entry(device_tree_physical: u64, image_physical: u64) -> ! 
     }
     let chosen = tree.find_node("/chosen");
     let initrd = |name| chosen.as_ref()?.property(name)?.as_usize();
-    if let (Some(start), Some(end)) = (initrd("linux,initrd-start"), initrd("linux,initrd-end")) {
-        if end > start {
-            boot.boot_module = Some((start as u64, (end - start) as u64));
-        }
+    if let (Some(start), Some(end)) = (initrd("linux,initrd-start"), initrd("linux,initrd-end"))
+        && end > start
+    {
+        boot.boot_module = Some((start as u64, (end - start) as u64));
     }
     boot.reserve(
         device_tree_physical,

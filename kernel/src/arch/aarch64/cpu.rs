@@ -27,7 +27,7 @@ pub struct TrapFrame {
 }
 
 const FRAME_SIZE: usize = size_of::<TrapFrame>();
-const _: () = assert!(FRAME_SIZE == 36 * 8 && FRAME_SIZE % 16 == 0);
+const _: () = assert!(FRAME_SIZE == 36 * 8 && FRAME_SIZE.is_multiple_of(16));
 
 /// Synchronous exception (system call, abort, undefined instruction).
 const KIND_SYNCHRONOUS: u64 = 0;
@@ -253,7 +253,14 @@ pub fn enter_user(frame: &TrapFrame) -> ! {
 pub fn wait_for_interrupt() {
     // SAFETY: unmasking IRQs and waiting; the handler runs on the current stack (the frame it
     // saves lies below this function's) and returns here; IRQs are masked again afterwards.
-    unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2", options(nomem, nostack)) };
+    unsafe {
+        asm!(
+            "msr daifclr, #2",
+            "wfi",
+            "msr daifset, #2",
+            options(nomem, nostack)
+        )
+    };
 }
 
 /// Makes instructions just written through the direct map at `address` visible to instruction
@@ -268,7 +275,15 @@ pub fn instructions_written(address: u64, length: usize) {
         current += line;
     }
     // SAFETY: barriers and invalidating the instruction cache have no effect on data.
-    unsafe { asm!("dsb ish", "ic ialluis", "dsb ish", "isb", options(nostack, preserves_flags)) };
+    unsafe {
+        asm!(
+            "dsb ish",
+            "ic ialluis",
+            "dsb ish",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
 }
 
 /// Reads the virtual counter.

@@ -14,6 +14,10 @@
 use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::memory::DirectMap;
+use septa_kernel_core::page_table;
+pub use septa_kernel_core::page_table::{Access, MapError, Translation};
+
 /// Where physical memory is mapped in the kernel's half.
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 const KERNEL_VIRTUAL_BASE: u64 = 0xffff_ffff_8000_0000;
@@ -31,7 +35,6 @@ const PRIVILEGED_EXECUTE_NEVER: u64 = 1 << 53;
 const USER_EXECUTE_NEVER: u64 = 1 << 54;
 const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
 const ASID_SHIFT: u64 = 48;
-const USER_ENTRIES: usize = 256;
 const PAGE: u64 = VALID | TABLE_OR_PAGE | NORMAL_MEMORY | INNER_SHAREABLE | ACCESSED;
 
 /// The image's physical load address, from the boot trampoline.
@@ -67,7 +70,12 @@ static mut KERNEL_TABLES_AREA: KernelTables = KernelTables {
 };
 
 /// ASIDs in use: bit n for ASID n (8-bit ASIDs; 0 is the kernel's).
-static mut ASIDS: [u64; 4] = [1, 0, 0, 0];
+static ASIDS: [AtomicU64; 4] = [
+    AtomicU64::new(1),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+];
 
 /// Records where the boot loader put the image.
 pub fn set_image_physical(physical: u64) {
@@ -92,31 +100,19 @@ pub fn kernel_physical_extent() -> (u64, u64) {
     )
 }
 
-/// How a user page is mapped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Access {
-    /// Writable by the entity.
-    pub writable: bool,
-    /// Executable by the entity.
-    pub executable: bool,
-}
-
-/// Why a mapping failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapError {
-    /// The page is already mapped.
-    AlreadyMapped,
-    /// No frame was left for a page table.
-    OutOfMemory,
-    /// The address is not a lower-half user address.
-    NotUserAddress,
-}
-
 /// Waits for page-table writes to be visible to the table walker, and drops every stale
 /// translation of the current processor's TLB.
 fn flush_all() {
     // SAFETY: barriers and TLB invalidation only drop cached translations.
-    unsafe { asm!("dsb ishst", "tlbi vmalle1is", "dsb ish", "isb", options(nostack, preserves_flags)) };
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
 }
 
 /// Replaces the boot tables: the kernel image mapped with 4 KiB pages and W^X (text
@@ -136,7 +132,8 @@ pub fn initialise() {
     // same virtual addresses, only with narrower permissions, when TTBR1 is reloaded.
     unsafe {
         let area = &raw mut KERNEL_TABLES_AREA;
-        let table = |table: *const [u64; 512]| image_to_physical(table as u64) | VALID | TABLE_OR_PAGE;
+        let table =
+            |table: *const [u64; 512]| image_to_physical(table as u64) | VALID | TABLE_OR_PAGE;
         for page in (text_start..end).step_by(4096) {
             let offset = page - KERNEL_VIRTUAL_BASE;
             let (directory_index, table_index) =
@@ -174,10 +171,6 @@ pub fn initialise() {
     }
 }
 
-fn table(physical: u64) -> *mut [u64; 512] {
-    physical_to_virtual(physical & ADDRESS_MASK) as *mut [u64; 512]
-}
-
 fn asid(root: u64) -> u64 {
     root >> ASID_SHIFT
 }
@@ -185,29 +178,52 @@ fn asid(root: u64) -> u64 {
 /// Creates a root for a new entity: an empty table and a free ASID (`None` when either is
 /// exhausted).
 pub fn create_root(allocate: &mut dyn FnMut() -> Option<u64>) -> Option<u64> {
-    // SAFETY: the ASID bitmap is touched only by the kernel on its one processor.
-    let asids = unsafe { &mut *(&raw mut ASIDS) };
-    let asid = (0..256u64).find(|&asid| asids[asid as usize / 64] & (1 << (asid % 64)) == 0)?;
+    let in_use =
+        |asid: u64| ASIDS[asid as usize / 64].load(Ordering::Relaxed) & (1 << (asid % 64)) != 0;
+    let asid = (0..256u64).find(|&asid| !in_use(asid))?;
     let root = allocate()?;
-    asids[asid as usize / 64] |= 1 << (asid % 64);
+    ASIDS[asid as usize / 64].fetch_or(1 << (asid % 64), Ordering::Relaxed);
     Some(root | asid << ASID_SHIFT)
 }
 
-fn indices(virtual_address: u64) -> [usize; 4] {
-    [
-        ((virtual_address >> 39) & 511) as usize,
-        ((virtual_address >> 30) & 511) as usize,
-        ((virtual_address >> 21) & 511) as usize,
-        ((virtual_address >> 12) & 511) as usize,
-    ]
-}
+/// The aarch64 format of user mappings: table descriptors, then page descriptors that are
+/// non-global (tagged with the ASID), never executable by the kernel, and carry the EL0 access,
+/// read-only and execute-never bits.
+enum UserFormat {}
 
-fn is_user_address(virtual_address: u64) -> bool {
-    virtual_address < (USER_ENTRIES as u64) << 39
-}
+impl page_table::Format for UserFormat {
+    const ADDRESS_MASK: u64 = ADDRESS_MASK;
 
-fn is_table(entry: u64) -> bool {
-    entry & (VALID | TABLE_OR_PAGE) == VALID | TABLE_OR_PAGE
+    fn is_valid(entry: u64) -> bool {
+        entry & VALID != 0
+    }
+
+    fn is_table(entry: u64) -> bool {
+        entry & (VALID | TABLE_OR_PAGE) == VALID | TABLE_OR_PAGE
+    }
+
+    fn is_page(entry: u64) -> bool {
+        Self::is_table(entry)
+    }
+
+    fn table(physical: u64) -> u64 {
+        physical | VALID | TABLE_OR_PAGE
+    }
+
+    fn page(physical: u64, access: Access) -> u64 {
+        let mut flags = PAGE | NOT_GLOBAL | EL0_ACCESS | PRIVILEGED_EXECUTE_NEVER;
+        if !access.writable {
+            flags |= READ_ONLY;
+        }
+        if !access.executable {
+            flags |= USER_EXECUTE_NEVER;
+        }
+        physical | flags
+    }
+
+    fn user_access(entry: u64) -> Option<bool> {
+        (entry & EL0_ACCESS != 0).then_some(entry & READ_ONLY == 0)
+    }
 }
 
 /// Maps the 4 KiB page at `virtual_address` to `physical` for EL0.
@@ -218,117 +234,34 @@ pub fn map(
     access: Access,
     allocate: &mut dyn FnMut() -> Option<u64>,
 ) -> Result<(), MapError> {
-    if !is_user_address(virtual_address) {
-        return Err(MapError::NotUserAddress);
-    }
-    let path = indices(virtual_address);
-    let mut current = root;
-    for &index in &path[..3] {
-        // SAFETY: `current` is a table frame owned by this root (or the root itself).
-        let entry = unsafe { &mut (*table(current))[index] };
-        if *entry & VALID == 0 {
-            let frame = allocate().ok_or(MapError::OutOfMemory)?;
-            *entry = frame | VALID | TABLE_OR_PAGE;
-        }
-        current = *entry;
-    }
-    // SAFETY: as above, the last-level table.
-    let leaf = unsafe { &mut (*table(current))[path[3]] };
-    if *leaf & VALID != 0 {
-        return Err(MapError::AlreadyMapped);
-    }
-    let mut flags = PAGE | NOT_GLOBAL | EL0_ACCESS | PRIVILEGED_EXECUTE_NEVER;
-    if !access.writable {
-        flags |= READ_ONLY;
-    }
-    if !access.executable {
-        flags |= USER_EXECUTE_NEVER;
-    }
-    *leaf = (physical & ADDRESS_MASK) | flags;
+    page_table::map::<UserFormat>(
+        &mut DirectMap,
+        root,
+        virtual_address,
+        physical,
+        access,
+        allocate,
+    )?;
     // SAFETY: a barrier so the walker sees the new descriptor before the entity runs.
     unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
     Ok(())
 }
 
-/// A user page's translation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Translation {
-    /// Physical address of the byte.
-    pub physical: u64,
-    /// Writable by the entity.
-    pub writable: bool,
-}
-
-/// The valid page descriptor mapping `virtual_address` in `root`, if the walk reaches one
-/// through tables.
-fn leaf_entry(root: u64, virtual_address: u64) -> Option<*mut u64> {
-    if !is_user_address(virtual_address) {
-        return None;
-    }
-    let path = indices(virtual_address);
-    let mut current = root;
-    for &index in &path[..3] {
-        // SAFETY: `current` is a table frame reachable from the root.
-        let entry = unsafe { (*table(current))[index] };
-        if !is_table(entry) {
-            return None;
-        }
-        current = entry;
-    }
-    // SAFETY: as above, the last-level table; the pointer stays inside it.
-    let leaf = unsafe { &raw mut (*table(current))[path[3]] };
-    // SAFETY: `leaf` points into a live table.
-    is_table(unsafe { *leaf }).then_some(leaf)
-}
-
 /// Translates a user address, if it is mapped for EL0.
 pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
-    // SAFETY: `leaf_entry` returns a pointer into a live table of this root.
-    let leaf = unsafe { *leaf_entry(root, virtual_address)? };
-    if leaf & EL0_ACCESS == 0 {
-        return None;
-    }
-    Some(Translation {
-        physical: (leaf & ADDRESS_MASK) | (virtual_address & 0xfff),
-        writable: leaf & READ_ONLY == 0,
-    })
+    page_table::translate::<UserFormat>(&DirectMap, root, virtual_address)
 }
 
-/// The first page at or after `start` and before `end` that is mapped in `root`. Absent tables
-/// are skipped whole (512 GiB, 1 GiB or 2 MiB at a time), so the cost follows what is mapped,
-/// not the size of the range.
+/// The first page at or after `start` and before `end` that is mapped in `root` (see
+/// [`page_table::next_mapped`]).
 pub fn next_mapped(root: u64, start: u64, end: u64) -> Option<u64> {
-    const SPANS: [u64; 4] = [1 << 39, 1 << 30, 1 << 21, 1 << 12];
-    let end = end.min((USER_ENTRIES as u64) << 39);
-    let mut address = start & !0xfff;
-    'search: while address < end {
-        let path = indices(address);
-        let mut current = root;
-        for level in 0..4 {
-            // SAFETY: `current` is a table frame reachable from the root.
-            let entry = unsafe { (*table(current))[path[level]] };
-            if !is_table(entry) {
-                address = (address & !(SPANS[level] - 1)).checked_add(SPANS[level])?;
-                continue 'search;
-            }
-            current = entry;
-        }
-        return Some(address);
-    }
-    None
+    page_table::next_mapped::<UserFormat>(&DirectMap, root, start, end)
 }
 
 /// Removes the user mapping of the page at `virtual_address`, returning the frame it mapped,
 /// and drops any cached translation of it under the root's ASID.
 pub fn unmap(root: u64, virtual_address: u64) -> Option<u64> {
-    let leaf = leaf_entry(root, virtual_address)?;
-    // SAFETY: `leaf_entry` returns a pointer into a live table owned by this root; the kernel
-    // runs on one processor, so nothing else walks it meanwhile.
-    let frame = unsafe {
-        let frame = *leaf & ADDRESS_MASK;
-        *leaf = 0;
-        frame
-    };
+    let frame = page_table::unmap::<UserFormat>(&mut DirectMap, root, virtual_address)?;
     let operand = asid(root) << ASID_SHIFT | (virtual_address >> 12 & 0xfff_ffff_ffff);
     // SAFETY: invalidating one page's translation for one ASID.
     unsafe {
@@ -341,26 +274,14 @@ pub fn unmap(root: u64, virtual_address: u64) -> Option<u64> {
 /// Frees the table frames of a root and the root itself (not the mapped pages, which the
 /// caller owns and frees), drops the ASID's cached translations and frees the ASID.
 pub fn destroy(root: u64, free: &mut dyn FnMut(u64)) {
-    fn walk(table_physical: u64, level: usize, entries: usize, free: &mut dyn FnMut(u64)) {
-        if level < 3 {
-            for index in 0..entries {
-                // SAFETY: the table is owned by the root being destroyed.
-                let entry = unsafe { (*table(table_physical))[index] };
-                if is_table(entry) {
-                    walk(entry & ADDRESS_MASK, level + 1, 512, free);
-                }
-            }
-        }
-        free(table_physical & ADDRESS_MASK);
-    }
-    walk(root & ADDRESS_MASK, 0, USER_ENTRIES, free);
+    page_table::destroy::<UserFormat>(&DirectMap, root, free);
     let asid = asid(root);
-    // SAFETY: invalidating one ASID's translations; the ASID bitmap is the kernel's alone.
+    // SAFETY: invalidating one ASID's translations.
     unsafe {
         asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) asid << ASID_SHIFT,
             options(nostack, preserves_flags));
-        (*(&raw mut ASIDS))[asid as usize / 64] &= !(1 << (asid % 64));
     }
+    ASIDS[asid as usize / 64].fetch_and(!(1 << (asid % 64)), Ordering::Relaxed);
 }
 
 /// Switches to `root`.

@@ -8,6 +8,10 @@
 
 use core::arch::asm;
 
+use crate::memory::DirectMap;
+use septa_kernel_core::page_table;
+pub use septa_kernel_core::page_table::{Access, MapError, Translation};
+
 /// Where physical memory is mapped in every address space.
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 const KERNEL_VIRTUAL_OFFSET: u64 = 0xffff_ffff_8000_0000;
@@ -18,7 +22,7 @@ const USER: u64 = 1 << 2;
 const LARGE: u64 = 1 << 7;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
-const USER_ENTRIES: usize = 256;
+const USER_ENTRIES: usize = page_table::USER_ROOT_ENTRIES;
 
 static mut KERNEL_ROOT: u64 = 0;
 
@@ -55,26 +59,6 @@ pub fn kernel_physical_extent() -> (u64, u64) {
         &raw const pvh_start as u64,
         &raw const kernel_end as u64 - KERNEL_VIRTUAL_OFFSET,
     )
-}
-
-/// How a user page is mapped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Access {
-    /// Writable by the entity.
-    pub writable: bool,
-    /// Executable by the entity.
-    pub executable: bool,
-}
-
-/// Why a mapping failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapError {
-    /// The page is already mapped.
-    AlreadyMapped,
-    /// No frame was left for a page table.
-    OutOfMemory,
-    /// The address is not a canonical lower-half user address.
-    NotUserAddress,
 }
 
 /// Takes over the boot page tables: maps the kernel image with 4 KiB pages and W^X (text
@@ -143,17 +127,43 @@ pub fn create_root(allocate: &mut dyn FnMut() -> Option<u64>) -> Option<u64> {
     Some(root)
 }
 
-fn indices(virtual_address: u64) -> [usize; 4] {
-    [
-        ((virtual_address >> 39) & 511) as usize,
-        ((virtual_address >> 30) & 511) as usize,
-        ((virtual_address >> 21) & 511) as usize,
-        ((virtual_address >> 12) & 511) as usize,
-    ]
-}
+/// The x86_64 format of user mappings: every level carries the user bit; leaves add write and
+/// no-execute.
+enum UserFormat {}
 
-fn is_user_address(virtual_address: u64) -> bool {
-    virtual_address < (USER_ENTRIES as u64) << 39
+impl page_table::Format for UserFormat {
+    const ADDRESS_MASK: u64 = ADDRESS_MASK;
+
+    fn is_valid(entry: u64) -> bool {
+        entry & PRESENT != 0
+    }
+
+    fn is_table(entry: u64) -> bool {
+        entry & (PRESENT | USER | LARGE) == PRESENT | USER
+    }
+
+    fn is_page(entry: u64) -> bool {
+        entry & PRESENT != 0
+    }
+
+    fn table(physical: u64) -> u64 {
+        physical | PRESENT | WRITABLE | USER
+    }
+
+    fn page(physical: u64, access: Access) -> u64 {
+        let mut flags = PRESENT | USER;
+        if access.writable {
+            flags |= WRITABLE;
+        }
+        if !access.executable {
+            flags |= NO_EXECUTE;
+        }
+        physical | flags
+    }
+
+    fn user_access(entry: u64) -> Option<bool> {
+        (entry & USER != 0).then_some(entry & WRITABLE != 0)
+    }
 }
 
 /// Maps the 4 KiB page at `virtual_address` to `physical` for user mode.
@@ -164,117 +174,31 @@ pub fn map(
     access: Access,
     allocate: &mut dyn FnMut() -> Option<u64>,
 ) -> Result<(), MapError> {
-    if !is_user_address(virtual_address) {
-        return Err(MapError::NotUserAddress);
-    }
-    let path = indices(virtual_address);
-    let mut current = root;
-    for &index in &path[..3] {
-        // SAFETY: `current` is a page-table frame owned by this root (or the root itself).
-        let entry = unsafe { &mut (*table(current))[index] };
-        if *entry & PRESENT == 0 {
-            let frame = allocate().ok_or(MapError::OutOfMemory)?;
-            *entry = frame | PRESENT | WRITABLE | USER;
-        }
-        current = *entry & ADDRESS_MASK;
-    }
-    // SAFETY: as above, the last level table.
-    let leaf = unsafe { &mut (*table(current))[path[3]] };
-    if *leaf & PRESENT != 0 {
-        return Err(MapError::AlreadyMapped);
-    }
-    let mut flags = PRESENT | USER;
-    if access.writable {
-        flags |= WRITABLE;
-    }
-    if !access.executable {
-        flags |= NO_EXECUTE;
-    }
-    *leaf = (physical & ADDRESS_MASK) | flags;
-    Ok(())
-}
-
-/// A user page's translation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Translation {
-    /// Physical address of the byte.
-    pub physical: u64,
-    /// Writable by the entity.
-    pub writable: bool,
-}
-
-/// The present leaf entry mapping `virtual_address` in the lower half of `root`, if the walk
-/// reaches one through user-accessible 4 KiB tables.
-fn leaf_entry(root: u64, virtual_address: u64) -> Option<*mut u64> {
-    if !is_user_address(virtual_address) {
-        return None;
-    }
-    let path = indices(virtual_address);
-    let mut current = root;
-    for &index in &path[..3] {
-        // SAFETY: `current` is a page-table frame reachable from the root.
-        let entry = unsafe { (*table(current))[index] };
-        if entry & PRESENT == 0 || entry & LARGE != 0 || entry & USER == 0 {
-            return None;
-        }
-        current = entry & ADDRESS_MASK;
-    }
-    // SAFETY: as above, the last-level table; the pointer stays inside it.
-    let leaf = unsafe { &raw mut (*table(current))[path[3]] };
-    // SAFETY: `leaf` points into a live page table.
-    (unsafe { *leaf } & PRESENT != 0).then_some(leaf)
+    page_table::map::<UserFormat>(
+        &mut DirectMap,
+        root,
+        virtual_address,
+        physical,
+        access,
+        allocate,
+    )
 }
 
 /// Translates a user address, if it is mapped for user mode.
 pub fn translate(root: u64, virtual_address: u64) -> Option<Translation> {
-    // SAFETY: `leaf_entry` returns a pointer into a live page table of this root.
-    let leaf = unsafe { *leaf_entry(root, virtual_address)? };
-    if leaf & USER == 0 {
-        return None;
-    }
-    Some(Translation {
-        physical: (leaf & ADDRESS_MASK) | (virtual_address & 0xfff),
-        writable: leaf & WRITABLE != 0,
-    })
+    page_table::translate::<UserFormat>(&DirectMap, root, virtual_address)
 }
 
-/// The first page at or after `start` and before `end` that is mapped in `root`'s lower half.
-/// Absent tables are skipped whole (512 GiB, 1 GiB or 2 MiB at a time), so the cost follows
-/// what is mapped, not the size of the range: an entity cannot keep the kernel busy by naming
-/// a huge range.
+/// The first page at or after `start` and before `end` that is mapped in `root`'s lower half
+/// (see [`page_table::next_mapped`]).
 pub fn next_mapped(root: u64, start: u64, end: u64) -> Option<u64> {
-    const SPANS: [u64; 4] = [1 << 39, 1 << 30, 1 << 21, 1 << 12];
-    let end = end.min((USER_ENTRIES as u64) << 39);
-    let mut address = start & !0xfff;
-    'search: while address < end {
-        let path = indices(address);
-        let mut current = root;
-        for level in 0..4 {
-            // SAFETY: `current` is a page-table frame reachable from the root.
-            let entry = unsafe { (*table(current))[path[level]] };
-            if entry & PRESENT == 0 || (level < 3 && entry & LARGE != 0) {
-                // Nothing mapped in this entry's span: continue after it.
-                address = (address & !(SPANS[level] - 1)).checked_add(SPANS[level])?;
-                continue 'search;
-            }
-            current = entry & ADDRESS_MASK;
-        }
-        return Some(address);
-    }
-    None
+    page_table::next_mapped::<UserFormat>(&DirectMap, root, start, end)
 }
 
 /// Removes the user mapping of the page at `virtual_address`, returning the frame it mapped,
 /// and drops any stale translation of it if `root` is the active root.
 pub fn unmap(root: u64, virtual_address: u64) -> Option<u64> {
-    let leaf = leaf_entry(root, virtual_address)?;
-    // SAFETY: `leaf_entry` returns a pointer into a live page table owned by this root; the
-    // kernel runs on one processor, so nothing else walks it meanwhile.
-    let frame = unsafe {
-        let frame = *leaf & ADDRESS_MASK;
-        *leaf = 0;
-        frame
-    };
+    let frame = page_table::unmap::<UserFormat>(&mut DirectMap, root, virtual_address)?;
     let active: u64;
     // SAFETY: reading CR3 has no side effects; `invlpg` only drops a cached translation.
     unsafe {
@@ -289,19 +213,7 @@ pub fn unmap(root: u64, virtual_address: u64) -> Option<u64> {
 /// Frees the page-table frames of a root's lower half and the root itself (not the mapped
 /// pages, which the caller owns and frees).
 pub fn destroy(root: u64, free: &mut dyn FnMut(u64)) {
-    fn walk(table_physical: u64, level: usize, entries: usize, free: &mut dyn FnMut(u64)) {
-        if level < 3 {
-            for index in 0..entries {
-                // SAFETY: the table is owned by the root being destroyed.
-                let entry = unsafe { (*table(table_physical))[index] };
-                if entry & PRESENT != 0 {
-                    walk(entry & ADDRESS_MASK, level + 1, 512, free);
-                }
-            }
-        }
-        free(table_physical);
-    }
-    walk(root, 0, USER_ENTRIES, free);
+    page_table::destroy::<UserFormat>(&DirectMap, root, free);
 }
 
 /// Switches to `root`.
