@@ -5,7 +5,8 @@
 //!
 //! Attempts: `read-kernel` (the kernel image), `read-physical` (the kernel's direct map of
 //! RAM), `read-other` (an address another entity has mapped), `write-code` (its own code),
-//! `execute-data` (its own stack), `now` (at start, without waiting: the demo's faulty entity).
+//! `execute-data` (its own stack), `power-off` (the machine's exit device, which only the kernel
+//! may use), `now` (at start, without waiting: the demo's faulty entity).
 //!
 //! With the argument `shared` it is instead the shared-memory reader: it maps the region named
 //! `bulk` read-only at [`SHARED_ADDRESS`], answers `sized(data)` with the region's first
@@ -15,6 +16,8 @@
 #![no_main]
 
 extern crate alloc;
+
+mod arch;
 
 use alloc::vec::Vec;
 use septa_interfaces::system_test;
@@ -44,9 +47,15 @@ fn attempt(kind: &str) -> u64 {
                 1
             }
             "execute-data" => {
-                let stack_code: [u8; 2] = [0xc3, 0xc3]; // ret
+                // Through black_box, so the bytes really are on the stack, not a constant in
+                // read-only data.
+                let stack_code = core::hint::black_box(arch::RETURN_INSTRUCTION);
                 let function: extern "C" fn() = core::mem::transmute(stack_code.as_ptr());
                 function();
+                1
+            }
+            "power-off" => {
+                arch::power_off();
                 1
             }
             _ => {

@@ -20,12 +20,13 @@ const SHARED_ADDRESS: usize = 0x0000_3000_0000_0000;
 /// Where the driver keeps a secret that `demo-probe read-other` tries to read.
 const SECRET_ADDRESS: usize = 0x0000_2000_0000_0000;
 /// Probe entities and the attempt each makes.
-const PROBES: [&str; 5] = [
+const PROBES: [&str; 6] = [
     "read-kernel",
     "read-physical",
     "read-other",
     "write-code",
     "execute-data",
+    "power-off",
 ];
 /// Stress clients that report through the `done` notification.
 const STRESS_CLIENTS: u64 = 2;
