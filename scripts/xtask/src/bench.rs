@@ -141,7 +141,7 @@ pub fn run(options: &BenchOptions) -> Result<()> {
     let started = Instant::now();
     let architecture = architecture(&options.arch)?;
     let root = workspace::root();
-    prerequisites::ensure(&root, &prerequisites::required(Task::Boot, architecture))?;
+    prerequisites::ensure(&root, &prerequisites::required(Task::Boot, &[architecture]))?;
     let workspace = Workspace::load()?;
     let work = root.join("build").join("bench");
 

@@ -168,7 +168,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     match frame.kind {
         KIND_SYNCHRONOUS => {
             let syndrome = read_register!("esr_el1");
-            if from_user && syndrome >> 26 == CLASS_SYSTEM_CALL {
+            if from_user && syndrome >> 26 & 0x3f == CLASS_SYSTEM_CALL {
                 crate::trap::system_call(frame);
                 return;
             }
