@@ -249,14 +249,16 @@ pub fn enter_user(frame: &TrapFrame) -> ! {
     }
 }
 
-/// Waits for an interrupt with interrupts enabled, then masks them again.
+/// Waits for an interrupt, takes it, then masks interrupts again.
 pub fn wait_for_interrupt() {
-    // SAFETY: unmasking IRQs and waiting; the handler runs on the current stack (the frame it
-    // saves lies below this function's) and returns here; IRQs are masked again afterwards.
+    // SAFETY: `wfi` with IRQs masked still wakes on a pending interrupt, so none is lost between
+    // deciding to idle and waiting; unmasking then takes it. The handler runs on the current
+    // stack (the frame it saves lies below this function's) and returns here.
     unsafe {
         asm!(
-            "msr daifclr, #2",
             "wfi",
+            "msr daifclr, #2",
+            "isb",
             "msr daifset, #2",
             options(nomem, nostack)
         )
