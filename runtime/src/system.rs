@@ -88,5 +88,9 @@ pub fn raw(number: usize, arguments: [u64; 5]) -> isize {
 /// A thread entry point that ends its thread at once without touching memory, not even its
 /// stack: for tests that start threads with arbitrary stacks.
 pub fn thread_exit_entry() -> u64 {
-    crate::arch::thread_exit_entry()
+    unsafe extern "C" {
+        /// Each architecture's `THREAD_EXIT` stub, in `arch/`.
+        fn septa_runtime_thread_exit_stub();
+    }
+    septa_runtime_thread_exit_stub as *const () as u64
 }

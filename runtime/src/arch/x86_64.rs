@@ -67,13 +67,3 @@ global_asm!(
     "    ud2",
     thread_exit = const septa_abi::syscall::THREAD_EXIT,
 );
-
-unsafe extern "C" {
-    fn septa_runtime_thread_exit_stub();
-}
-
-/// The address of a thread entry point that ends its thread at once without touching memory
-/// (not even its stack): for tests that start threads with arbitrary stacks.
-pub fn thread_exit_entry() -> u64 {
-    septa_runtime_thread_exit_stub as *const () as u64
-}
