@@ -11,10 +11,11 @@
  *                  SOCK_STREAM socketpair.
  *   futex          ping-pong between two threads of one process through
  *                  FUTEX_WAIT_PRIVATE / FUTEX_WAKE_PRIVATE on a shared word.
- *   loop-2insn     a `dec; jnz` loop: exactly two guest instructions per
- *                  iteration. Under `-icount shift=0` the guest clock advances
- *                  1 ns per guest instruction, so this must read 2 ns per
- *                  iteration; xtask checks it to validate instruction counts.
+ *   loop-2insn     a loop of exactly two guest instructions per iteration
+ *                  (`dec; jnz` on x86_64, `subs; b.ne` on aarch64). Under
+ *                  `-icount shift=0` the guest clock advances 1 ns per guest
+ *                  instruction, so this must read 2 ns per iteration; xtask
+ *                  checks it to validate instruction counts.
  *
  * Each round trip is one message each way, so on the one-CPU machine it
  * includes two context switches, like a Septa IPC call and reply.
@@ -31,10 +32,22 @@
  * test calibrates itself to run for about bench_target_ms (default 500) of
  * guest time.
  *
- * Afterwards it powers the machine off through QEMU's isa-debug-exit device
- * (port 0xf4), falling back to reboot(RB_POWER_OFF).
+ * It also reports the system it ran on (`INFO` lines): the kernel release,
+ * its command line, what /sys/devices/system/cpu/vulnerabilities says, the
+ * kernel log's lines about page-table isolation (KPTI; on arm64 it can be on
+ * even where `meltdown` reads "Not affected", to protect KASLR) and the clock
+ * source.
  *
- * Build: gcc -static -O2 -pthread -o init bench.c (Debian's glibc).
+ * Afterwards it powers the machine off. On x86_64 through QEMU's
+ * isa-debug-exit device (port 0xf4), which carries the exit status, falling
+ * back to reboot(RB_POWER_OFF). On aarch64 the machine has no such device
+ * that user space can reach (QEMU honours semihosting from EL1 only), so
+ * reboot(RB_POWER_OFF), a PSCI SYSTEM_OFF, ends QEMU with status 0 and the
+ * console alone (BENCH-END, BENCH-ERROR) says whether the run succeeded.
+ *
+ * Build (Debian's glibc, static):
+ *   x86_64:  gcc -static -O2 -pthread -o init bench.c
+ *   aarch64: aarch64-linux-gnu-gcc -static -O2 -pthread -o init bench.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,7 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/io.h>
+#include <sys/klog.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -56,10 +69,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__x86_64__)
+#include <sys/io.h>
 /* QEMU's isa-debug-exit device (iobase=0xf4): writing V makes QEMU exit with
  * (V << 1) | 1. Same convention as Septa's kernel (scripts/xtask/src/qemu.rs):
  * V is the exit status, 0 for success. */
 #define DEBUG_EXIT_PORT 0xf4
+#elif !defined(__aarch64__)
+#error "bench.c supports x86_64 and aarch64"
+#endif
+
 #define EXIT_STATUS_SUCCESS 0
 #define EXIT_STATUS_FAILURE 1
 
@@ -97,8 +116,12 @@ static uint64_t bench_loop(uint64_t iterations)
 {
     uint64_t start = now_ns();
     uint64_t count = iterations;
-    /* Exactly two instructions per iteration: dec, jnz. */
+    /* Exactly two instructions per iteration: decrement, branch if not zero. */
+#if defined(__x86_64__)
     __asm__ volatile("1: dec %0\n\tjnz 1b" : "+r"(count) : : "cc");
+#else
+    __asm__ volatile("1: subs %0, %0, #1\n\tb.ne 1b" : "+r"(count) : : "cc");
+#endif
     return now_ns() - start;
 }
 
@@ -279,6 +302,59 @@ static void print_file(const char *key, const char *path)
     printf("INFO %s %s\n", key, line);
 }
 
+/* Appends `text` to the "; "-separated list in `list` (of `size` bytes),
+ * cutting it short rather than overflowing. */
+static void append(char *list, size_t size, const char *text)
+{
+    size_t used = strlen(list);
+    snprintf(list + used, size - used, "%s%s", used ? "; " : "", text);
+}
+
+/* Whether Linux isolates its page tables from user space (KPTI), from the
+ * kernel log, without the lines' time stamps: x86 says "Kernel/User page
+ * tables isolation: enabled" when PTI is on, arm64 "CPU features: detected:
+ * Kernel page table isolation (KPTI)" (and "kernel page table isolation
+ * forced ON by KASLR" when that is why). Neither says anything when it is off.
+ *
+ * arm64 Linux skips KPTI against Meltdown when the CPU reports CSV3 (which
+ * `vulnerabilities/meltdown` reflects; the field itself is hidden from user
+ * space), but turns it on anyway to hide a randomised (KASLR) kernel unless
+ * the CPU has E0PD: on aarch64 the log's lines about E0PD and KASLR are
+ * printed too. */
+static void print_isolation(void)
+{
+    int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+    char *log = size > 0 ? malloc((size_t)size + 1) : NULL;
+    int length = log ? klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, size) : -1;
+    if (length < 0) {
+        printf("INFO kpti unknown (could not read the kernel log: %s)\n", strerror(errno));
+        free(log);
+        return;
+    }
+    log[length] = '\0';
+    char isolation[512] = "";
+    char inputs[512] = "";
+    for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        /* "<6>[    0.000000] text": drop the level and the time stamp. */
+        char *text = strchr(line, ']');
+        text = text ? text + 1 : line;
+        text += strspn(text, " ");
+        if (strcasestr(text, "isolation") != NULL)
+            append(isolation, sizeof isolation, text);
+        else if (strstr(text, "E0PD") != NULL || strstr(text, "KASLR") != NULL)
+            append(inputs, sizeof inputs, text);
+    }
+    free(log);
+    printf("INFO kpti %s\n",
+           isolation[0] ? isolation : "off (the kernel log does not mention page-table isolation)");
+#if defined(__aarch64__)
+    printf("INFO kpti-inputs %s\n",
+           inputs[0] ? inputs : "the kernel log says nothing about E0PD or KASLR");
+#else
+    (void)inputs;
+#endif
+}
+
 static void print_system_info(void)
 {
     struct utsname name;
@@ -287,14 +363,19 @@ static void print_system_info(void)
     print_file("cmdline", "/proc/cmdline");
     print_file("meltdown", "/sys/devices/system/cpu/vulnerabilities/meltdown");
     print_file("spectre_v2", "/sys/devices/system/cpu/vulnerabilities/spectre_v2");
+    print_isolation();
 }
 
 static void power_off(int status)
 {
     fflush(stdout);
     sync();
+#if defined(__x86_64__)
     if (ioperm(DEBUG_EXIT_PORT, 4, 1) == 0)
         outb((unsigned char)status, DEBUG_EXIT_PORT);
+#else
+    (void)status;
+#endif
     reboot(RB_POWER_OFF);
     /* Still here: returning from init panics the kernel, and with panic=-1 and
      * QEMU's -no-reboot that ends the run too. */
@@ -322,7 +403,7 @@ int main(int argc, char **argv)
         printf("BENCH %s %llu %llu\n", test->name, (unsigned long long)iterations,
                (unsigned long long)elapsed);
     }
-    /* After the tests: early in boot the kernel may still be on tsc-early. */
+    /* After the tests: early in boot an x86 kernel may still be on tsc-early. */
     print_file("clocksource",
                "/sys/devices/system/clocksource/clocksource0/current_clocksource");
     printf("BENCH-END\n");

@@ -1,15 +1,18 @@
 //! `cargo xtask bench`: Septa's IPC round trip against Linux, booted in the
-//! same QEMU machine in the same run (design.md, section 7).
+//! same QEMU machine in the same run (design.md, section 7), on each
+//! architecture.
 //!
 //! Clocks inside a TCG guest are emulated, so an absolute time means little;
 //! every Septa figure is therefore printed as a ratio to a Linux figure
 //! measured minutes apart on the same emulator, host and machine line
-//! ([`crate::qemu::machine_arguments`]). The run:
+//! ([`crate::qemu::machine_arguments`]). For each architecture in turn
+//! (x86_64, then aarch64; `--arch` picks one):
 //!
-//! 1. Linux: `bench/linux/bench.c` compiled static with gcc, packed as `/init`
-//!    of a newc initramfs ([`cpio`]), booted on the kernel of Debian's
-//!    `linux-image-amd64` ([`linux`]). It measures a null system call and
-//!    1-byte pipe, AF_UNIX and futex round trips.
+//! 1. Linux: `bench/linux/bench.c` compiled static with gcc (a cross gcc for
+//!    aarch64), packed as `/init` of a newc initramfs ([`cpio`]), booted on the
+//!    kernel of Debian's `linux-image-amd64` or `linux-image-arm64` ([`linux`]).
+//!    It measures a null system call and 1-byte pipe, AF_UNIX and futex round
+//!    trips.
 //! 2. Septa: `systems/bench.toml`, built and packed like `cargo xtask image
 //!    bench` ([`septa`]); its entity measures IPC round trips with an empty and
 //!    a 4 KiB message, monitor on.
@@ -19,10 +22,12 @@
 //!    in its TSC calibration is retried ([`LINUX_ATTEMPTS`]).
 //! 3. Both again with `-icount shift=0`: QEMU then advances the guest clock by
 //!    exactly 1 ns per guest instruction, so nanoseconds per operation read
-//!    inside the guest are guest instructions per operation. Linux's program
-//!    checks this with a loop of known length.
-//! 4. The table ([`report`]) goes to stdout and into `docs/benchmarks.md`,
-//!    between markers that keep the hand-written text around them.
+//!    inside the guest are guest instructions per operation. Both programs
+//!    check this with a loop of known length.
+//! 4. The architecture's tables ([`report`]) go to stdout and into
+//!    `docs/benchmarks.md`, one section per architecture between markers that
+//!    keep the hand-written text around them; an architecture not measured in
+//!    this run keeps its earlier section.
 //!
 //! Both guests speak one console protocol, `BENCH <name> <iterations>
 //! <total_nanoseconds>`; figures are never timed assertions in tests.
@@ -37,21 +42,23 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use clap::ValueEnum;
 
 use crate::architecture::Architecture;
 use crate::prerequisites::{self, Task};
 use crate::qemu::{self, Accelerator, Boot, Ending};
 use crate::workspace::{self, Workspace};
 
+use linux::Baseline;
 use report::{Console, Report, Runs, Setting};
 
 /// Options of `cargo xtask bench`.
-#[derive(Clone, Debug, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct BenchOptions {
-    /// Target architecture (the Linux baseline exists for x86_64).
-    #[arg(long, default_value = "x86_64")]
-    pub arch: String,
+    /// Benchmark this architecture only, keeping the other architectures'
+    /// earlier figures in docs/benchmarks.md. Without it, every architecture,
+    /// one after the other.
+    #[arg(long = "arch", value_name = "ARCH", value_enum)]
+    pub architecture: Option<Architecture>,
     /// Run every Linux figure for exactly this many iterations, instead of
     /// calibrating each to about half a second of guest time. Septa's bench
     /// entity chooses its own counts.
@@ -63,26 +70,15 @@ pub struct BenchOptions {
     pub skip_icount: bool,
 }
 
-impl Default for BenchOptions {
-    /// What `cargo xtask bench` with no options does.
-    fn default() -> Self {
-        BenchOptions {
-            arch: Architecture::X86_64.name().to_owned(),
-            iterations: None,
-            skip_icount: false,
-        }
-    }
-}
-
-/// Boots of Linux tried before giving up. Under TCG, Linux's calibration of
-/// the TSC against the PIT sometimes fails ("tsc: Unable to calibrate against
-/// PIT", probably because its sanity check rejects a window in which one PIT
-/// read took ten times another, which host scheduling provokes; microvm has no
-/// HPET or ACPI PM timer to fall back on). The kernel then marks the TSC unstable and
-/// spins in `calibrate_delay` waiting for a timer tick that never comes,
-/// silently with `quiet`. Seen in about one wall-clock boot in five to twenty,
-/// never under icount; a new boot calibrates afresh. The log of each failed
-/// boot is kept beside the good one.
+/// Boots of Linux tried before giving up. Under TCG, x86_64 Linux's
+/// calibration of the TSC against the PIT sometimes fails ("tsc: Unable to
+/// calibrate against PIT", probably because its sanity check rejects a window
+/// in which one PIT read took ten times another, which host scheduling
+/// provokes; microvm has no HPET or ACPI PM timer to fall back on). The kernel
+/// then marks the TSC unstable and spins in `calibrate_delay` waiting for a
+/// timer tick that never comes, silently with `quiet`. Seen in about one
+/// wall-clock boot in five to twenty, never under icount; a new boot
+/// calibrates afresh. The log of each failed boot is kept beside the good one.
 const LINUX_ATTEMPTS: u32 = 5;
 /// How long Septa's bench system may take.
 const SEPTA_TIMEOUT: Duration = Duration::from_secs(300);
@@ -96,11 +92,12 @@ const ICOUNT_TARGET_MILLISECONDS: u64 = 100;
 const WALL_BOOTS: usize = 3;
 /// Added to the machine line for the instruction-count boots.
 const ICOUNT_ARGUMENTS: [&str; 2] = ["-icount", "shift=0"];
-/// Linux's command line. `quiet` keeps the console to the protocol;
-/// `panic=-1` reboots at once on a panic (for example if /init fails before it
-/// reaches the exit port), which `-no-reboot` turns into QEMU exiting. The
-/// mitigations are Linux's defaults: nothing here turns them on or off.
-const LINUX_COMMAND_LINE: &str = "console=ttyS0 quiet panic=-1";
+/// Linux's command line after `console=`. `quiet` keeps the console to the
+/// protocol; `panic=-1` reboots at once on a panic (for example if /init fails
+/// before it reaches the exit port), which `-no-reboot` turns into QEMU
+/// exiting. The mitigations are Linux's defaults: nothing here turns them on
+/// or off.
+const LINUX_COMMAND_LINE: &str = "quiet panic=-1";
 
 /// Where the hand-written and generated benchmark text lives.
 const DOCUMENT: &str = "docs/benchmarks.md";
@@ -136,17 +133,72 @@ impl Clock {
     }
 }
 
-/// Runs the benchmarks, prints the table and rewrites `docs/benchmarks.md`.
+/// Runs the benchmarks of each architecture asked for, prints their tables
+/// and rewrites their sections of `docs/benchmarks.md`. An architecture whose
+/// Linux baseline fails keeps its earlier section; the others are still
+/// written, and the command then fails.
 pub fn run(options: &BenchOptions) -> Result<()> {
     let started = Instant::now();
-    let architecture = architecture(&options.arch)?;
+    let architectures = architectures(options.architecture);
     let root = workspace::root();
-    prerequisites::ensure(&root, &prerequisites::required(Task::Boot, &[architecture]))?;
+    prerequisites::ensure(&root, &prerequisites::required(Task::Boot, &architectures))?;
     let workspace = Workspace::load()?;
-    let work = root.join("build").join("bench");
 
-    let linux = linux::prepare(&root, &work)?;
-    let septa = septa::prepare(&workspace, architecture);
+    let mut sections = Vec::new();
+    let mut failures = Vec::new();
+    for &architecture in &architectures {
+        println!("xtask: bench: {architecture}");
+        match measure(&root, &workspace, architecture, options) {
+            Ok(report) => sections.push((architecture, report::render(&report))),
+            Err(error) => {
+                println!("xtask: bench: {architecture} failed: {error:#}");
+                failures.push(format!("{architecture}: {error:#}"));
+            }
+        }
+    }
+
+    for (_, section) in &sections {
+        println!("\n{section}");
+    }
+    if !sections.is_empty() {
+        let document = root.join(DOCUMENT);
+        let existing = std::fs::read_to_string(&document).ok();
+        let updated = report::update_document(existing.as_deref(), &sections, DEFAULT_INTRODUCTION);
+        std::fs::write(&document, updated)
+            .with_context(|| format!("could not write {}", document.display()))?;
+        let written: Vec<&str> = sections
+            .iter()
+            .map(|(architecture, _)| architecture.name())
+            .collect();
+        println!(
+            "xtask: wrote {DOCUMENT}, {} ({} s in all)",
+            written.join(" and "),
+            started.elapsed().as_secs()
+        );
+    }
+    if !failures.is_empty() {
+        bail!(
+            "the bench failed on {} (earlier figures, if any, kept in {DOCUMENT}): {}",
+            failures.len(),
+            failures.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Benchmarks Linux and Septa on one architecture.
+fn measure(
+    root: &Path,
+    workspace: &Workspace,
+    architecture: Architecture,
+    options: &BenchOptions,
+) -> Result<Report> {
+    let started = Instant::now();
+    let baseline = linux::baseline(architecture);
+    let packages = root.join("build").join("bench");
+    let work = packages.join(architecture.name());
+    let linux = linux::prepare(root, &baseline, &work.join("linux"), &packages)?;
+    let septa = septa::prepare(workspace, architecture);
     if let Err(reason) = &septa {
         println!("xtask: Septa bench image not available: {reason}");
     }
@@ -163,15 +215,18 @@ pub fn run(options: &BenchOptions) -> Result<()> {
             Clock::Wall => (WALL_TARGET_MILLISECONDS, WALL_BOOTS),
             Clock::Instructions => (ICOUNT_TARGET_MILLISECONDS, 1),
         };
-        let append = linux_command_line(options.iterations, target);
+        let append = linux_command_line(&baseline, options.iterations, target);
         let mut linux_boot = linux_boot(architecture, &linux, &append, clock, &work);
         linux_boot.timeout = linux_timeout(clock, options.iterations);
         let mut linux_consoles = Vec::new();
         let mut septa_consoles = Vec::new();
         let mut septa_failure = None;
         for round in 1..=boots {
-            println!("xtask: bench: {} boot {round} of {boots}", clock.name());
-            linux_consoles.push(boot_linux(&linux_boot)?);
+            println!(
+                "xtask: bench: {architecture} {} boot {round} of {boots}",
+                clock.name()
+            );
+            linux_consoles.push(boot_linux(&baseline, &linux_boot)?);
             if let (Ok(septa), None) = (&septa, &septa_failure) {
                 match boot_septa(&septa_boot(architecture, septa, clock, &work)) {
                     Ok(console) => septa_consoles.push(console),
@@ -202,11 +257,11 @@ pub fn run(options: &BenchOptions) -> Result<()> {
         Ok(_) => combine_septa(septa_runs),
     };
 
-    let wall_append = linux_command_line(options.iterations, WALL_TARGET_MILLISECONDS);
+    let wall_append = linux_command_line(&baseline, options.iterations, WALL_TARGET_MILLISECONDS);
     let septa_command = septa.as_ref().ok().map(|septa| {
         display_command(
             &qemu::boot_command(&septa_boot(architecture, septa, Clock::Wall, &work)),
-            &root,
+            root,
         )
     });
     let setting = Setting {
@@ -219,9 +274,10 @@ pub fn run(options: &BenchOptions) -> Result<()> {
         duration_seconds: started.elapsed().as_secs(),
         qemu_version: qemu_version(architecture),
         host_cpu: host_cpu(),
+        cpu_model: cpu_model(architecture),
         linux_package: format!(
-            "{} (what Debian's `linux-image-amd64` depends on)",
-            linux.package
+            "{} (what Debian's `{}` depends on)",
+            linux.package, baseline.meta_package
         ),
         linux_command: display_command(
             &qemu::boot_command(&linux_boot(
@@ -231,54 +287,44 @@ pub fn run(options: &BenchOptions) -> Result<()> {
                 Clock::Wall,
                 &work,
             )),
-            &root,
+            root,
         ),
         septa_command,
         wall_boots: WALL_BOOTS,
         icount_argument: (!options.skip_icount).then(|| ICOUNT_ARGUMENTS.join(" ")),
+        loop_instructions: baseline.loop_instructions.to_owned(),
     };
-    let table = report::render(&Report {
+    Ok(Report {
+        architecture,
         setting,
         linux: linux_runs,
         septa: septa_result,
-    });
-    println!("\n{table}");
-
-    let document = root.join(DOCUMENT);
-    let existing = std::fs::read_to_string(&document).ok();
-    let updated = report::update_document(existing.as_deref(), &table, DEFAULT_INTRODUCTION);
-    std::fs::write(&document, updated)
-        .with_context(|| format!("could not write {}", document.display()))?;
-    println!(
-        "xtask: wrote {DOCUMENT} ({} s in all)",
-        started.elapsed().as_secs()
-    );
-    Ok(())
+    })
 }
 
-/// The `--arch` value as an [`Architecture`]; only x86_64 has a Linux baseline.
-fn architecture(name: &str) -> Result<Architecture> {
-    let name = if name.is_empty() {
-        Architecture::X86_64.name()
-    } else {
-        name
-    };
-    let architecture =
-        Architecture::from_str(name, true).map_err(|error| anyhow::anyhow!("--arch: {error}"))?;
-    if architecture != Architecture::X86_64 {
-        bail!(
-            "the Linux baseline (Debian's linux-image-amd64) exists for x86_64 only, not {architecture}"
-        );
+/// The architectures to benchmark: the one asked for, or all of them.
+fn architectures(choice: Option<Architecture>) -> Vec<Architecture> {
+    match choice {
+        Some(architecture) => vec![architecture],
+        None => Architecture::ALL.to_vec(),
     }
-    Ok(architecture)
 }
 
 /// Linux's command line: `bench_…=` words reach `/init` as environment
 /// variables (the kernel passes on `name=value` words it does not know).
-fn linux_command_line(iterations: Option<u64>, target_milliseconds: u64) -> String {
+fn linux_command_line(
+    baseline: &Baseline,
+    iterations: Option<u64>,
+    target_milliseconds: u64,
+) -> String {
+    let console = baseline.console;
     match iterations {
-        Some(iterations) => format!("{LINUX_COMMAND_LINE} bench_iterations={iterations}"),
-        None => format!("{LINUX_COMMAND_LINE} bench_target_ms={target_milliseconds}"),
+        Some(iterations) => {
+            format!("console={console} {LINUX_COMMAND_LINE} bench_iterations={iterations}")
+        }
+        None => {
+            format!("console={console} {LINUX_COMMAND_LINE} bench_target_ms={target_milliseconds}")
+        }
     }
 }
 
@@ -331,15 +377,15 @@ fn linux_timeout(clock: Clock, iterations: Option<u64>) -> Duration {
         + per_iteration.saturating_mul(u32::try_from(iterations.unwrap_or(0)).unwrap_or(u32::MAX))
 }
 
-/// Boots Linux; it must print every figure and `BENCH-END` with the TSC as
-/// its clock, then power off. A boot that failed for a reason that a new boot
-/// cures (see [`LINUX_ATTEMPTS`]) is tried again.
-fn boot_linux(boot: &Boot) -> Result<Console> {
+/// Boots Linux; it must print every figure and `BENCH-END` with the
+/// baseline's clock source, then power off. A boot that failed for a reason
+/// that a new boot cures (see [`LINUX_ATTEMPTS`]) is tried again.
+fn boot_linux(baseline: &Baseline, boot: &Boot) -> Result<Console> {
     let mut attempt = 1;
     loop {
         let outcome = qemu::boot(boot)?;
         let console = Console::parse(&outcome.console);
-        let Some(problem) = linux_boot_problem(&outcome.ending, &console) else {
+        let Some(problem) = linux_boot_problem(baseline, &outcome.ending, &console) else {
             println!(
                 "xtask: Linux benchmark boot took {:.1} s",
                 outcome.elapsed.as_secs_f64()
@@ -373,7 +419,11 @@ struct BootProblem {
 }
 
 /// `None` if the boot gave trustworthy figures.
-fn linux_boot_problem(ending: &Ending, console: &Console) -> Option<BootProblem> {
+fn linux_boot_problem(
+    baseline: &Baseline,
+    ending: &Ending,
+    console: &Console,
+) -> Option<BootProblem> {
     let transient = |description: String| {
         Some(BootProblem {
             description,
@@ -382,21 +432,21 @@ fn linux_boot_problem(ending: &Ending, console: &Console) -> Option<BootProblem>
     };
     if matches!(ending, Ending::TimedOut { .. }) && console.information.is_empty() {
         return transient(format!(
-            "{} before /init printed anything (the kernel's TSC calibration failing?)",
+            "{} before /init printed anything (on x86_64, the kernel's TSC calibration failing?)",
             ending.describe()
         ));
     }
-    // Figures timed by jiffies would be meaningless: the TSC must be the clock
-    // (`tsc-early` until the kernel re-registers it, a second or so in).
+    // Figures timed by jiffies would be meaningless: the cycle counter must be
+    // the clock (on x86_64 `tsc-early` until the kernel re-registers the TSC,
+    // a second or so in; a failed TSC calibration leaves jiffies).
+    let expected = baseline.clock_source;
     if let Some(clocksource) = console
         .information("clocksource")
-        .filter(|&source| !source.starts_with("tsc"))
+        .filter(|&source| !source.starts_with(expected))
     {
-        return transient(format!(
-            "ran on clock source {clocksource}, not tsc (TSC calibration failed)"
-        ));
+        return transient(format!("ran on clock source {clocksource}, not {expected}"));
     }
-    if console.ended && console.errors.is_empty() && *ending == (Ending::PoweredOff { status: 0 }) {
+    if console.ended && console.errors.is_empty() && *ending == baseline.powered_off {
         return None;
     }
     let errors: String = console
@@ -405,8 +455,15 @@ fn linux_boot_problem(ending: &Ending, console: &Console) -> Option<BootProblem>
         .map(|error| format!("; {error}"))
         .collect();
     let end = if console.ended { "" } else { "; no BENCH-END" };
+    // On aarch64 a power-off and a reset both end QEMU with 0: say so rather
+    // than "machine reset".
+    let ended = if *ending == baseline.powered_off && *ending == Ending::Reset {
+        "QEMU exited with 0 (a power-off or a reset)".to_owned()
+    } else {
+        ending.describe()
+    };
     Some(BootProblem {
-        description: format!("{}{errors}{end}", ending.describe()),
+        description: format!("{ended}{errors}{end}"),
         transient: false,
     })
 }
@@ -487,6 +544,15 @@ fn qemu_version(architecture: Architecture) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// The guest's `-cpu` model on the machine line of `architecture`.
+fn cpu_model(architecture: Architecture) -> String {
+    qemu::machine_arguments(architecture, Accelerator::Tcg)
+        .windows(2)
+        .find(|pair| pair[0] == "-cpu")
+        .map(|pair| pair[1].clone())
+        .unwrap_or_else(|| "(QEMU's default)".to_owned())
+}
+
 /// The host's CPU model and count, from /proc/cpuinfo.
 fn host_cpu() -> String {
     let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -502,7 +568,7 @@ fn host_cpu() -> String {
         .lines()
         .filter(|line| line.starts_with("processor"))
         .count();
-    format!("{model} ({count} host CPUs; the guest has one, `-cpu max`)")
+    format!("{model} ({count} host CPUs)")
 }
 
 #[cfg(test)]
@@ -519,28 +585,55 @@ mod tests {
         let parsed = BenchOptions::from_arg_matches(&matches).unwrap();
         let default = BenchOptions::default();
         assert_eq!(
-            (parsed.arch, parsed.iterations, parsed.skip_icount),
-            (default.arch, None, false)
+            (parsed.architecture, parsed.iterations, parsed.skip_icount),
+            (default.architecture, None, false)
         );
     }
 
     #[test]
-    fn only_x86_64_has_a_baseline() {
-        assert_eq!(architecture("x86_64").unwrap(), Architecture::X86_64);
-        assert_eq!(architecture("").unwrap(), Architecture::X86_64);
-        assert!(architecture("sparc").is_err());
+    fn every_architecture_is_benchmarked_unless_one_is_named() {
+        use clap::{Args, FromArgMatches};
+        assert_eq!(
+            architectures(None),
+            [Architecture::X86_64, Architecture::Aarch64]
+        );
+        assert_eq!(
+            architectures(Some(Architecture::Aarch64)),
+            [Architecture::Aarch64]
+        );
+        let parse = |arguments: &[&str]| {
+            let matches = BenchOptions::augment_args(clap::Command::new("bench"))
+                .try_get_matches_from(arguments)?;
+            BenchOptions::from_arg_matches(&matches)
+        };
+        assert_eq!(
+            parse(&["bench", "--arch", "aarch64"]).unwrap().architecture,
+            Some(Architecture::Aarch64)
+        );
+        assert!(parse(&["bench", "--arch", "sparc"]).is_err());
     }
 
     #[test]
-    fn linux_command_line_carries_the_iteration_choice() {
+    fn linux_command_line_carries_the_console_and_the_iteration_choice() {
+        let x86_64 = linux::baseline(Architecture::X86_64);
         assert_eq!(
-            linux_command_line(None, 500),
+            linux_command_line(&x86_64, None, 500),
             "console=ttyS0 quiet panic=-1 bench_target_ms=500"
         );
         assert_eq!(
-            linux_command_line(Some(1000), 500),
+            linux_command_line(&x86_64, Some(1000), 500),
             "console=ttyS0 quiet panic=-1 bench_iterations=1000"
         );
+        assert_eq!(
+            linux_command_line(&linux::baseline(Architecture::Aarch64), None, 100),
+            "console=ttyAMA0 quiet panic=-1 bench_target_ms=100"
+        );
+    }
+
+    #[test]
+    fn cpu_models_come_from_the_machine_line() {
+        assert_eq!(cpu_model(Architecture::X86_64), "max");
+        assert_eq!(cpu_model(Architecture::Aarch64), "max,pauth-impdef=on");
     }
 
     #[test]
@@ -575,11 +668,14 @@ mod tests {
 
     #[test]
     fn linux_boot_problems() {
+        let x86_64 = &linux::baseline(Architecture::X86_64);
         let good = Console::parse(&["INFO clocksource tsc", "BENCH pipe 1 2", "BENCH-END"]);
         let off = Ending::PoweredOff { status: 0 };
-        assert_eq!(linux_boot_problem(&off, &good), None);
+        assert_eq!(linux_boot_problem(x86_64, &off, &good), None);
+        assert!(linux_boot_problem(x86_64, &Ending::Reset, &good).is_some());
 
         let hung = linux_boot_problem(
+            x86_64,
             &Ending::TimedOut {
                 after: Duration::from_secs(120),
             },
@@ -591,26 +687,53 @@ mod tests {
             "BENCH pipe 1 2",
             "BENCH-END",
         ]);
-        let problem = linux_boot_problem(&off, &jiffies).unwrap();
+        let problem = linux_boot_problem(x86_64, &off, &jiffies).unwrap();
         assert!(
             problem.transient && problem.description.contains("refined-jiffies"),
             "{problem:?}"
         );
 
         let failed = Console::parse(&["INFO kernel 6.1", "BENCH-ERROR fork: Out of memory"]);
-        let problem = linux_boot_problem(&Ending::PoweredOff { status: 1 }, &failed).unwrap();
+        let problem =
+            linux_boot_problem(x86_64, &Ending::PoweredOff { status: 1 }, &failed).unwrap();
         assert!(!problem.transient);
         assert_eq!(
             problem.description,
             "exit status 1; fork: Out of memory; no BENCH-END"
         );
         let stuck = linux_boot_problem(
+            x86_64,
             &Ending::TimedOut {
                 after: Duration::from_secs(120),
             },
             &failed,
         );
         assert!(!stuck.unwrap().transient);
+    }
+
+    #[test]
+    fn aarch64_linux_ends_with_qemu_status_zero_and_its_console() {
+        let aarch64 = &linux::baseline(Architecture::Aarch64);
+        let good = Console::parse(&[
+            "INFO clocksource arch_sys_counter",
+            "BENCH pipe 1 2",
+            "BENCH-END",
+        ]);
+        // PSCI SYSTEM_OFF: QEMU exits with 0, which the runner calls a reset.
+        assert_eq!(linux_boot_problem(aarch64, &Ending::Reset, &good), None);
+        let failed = Console::parse(&["BENCH-ERROR fork: Out of memory"]);
+        let problem = linux_boot_problem(aarch64, &Ending::Reset, &failed).unwrap();
+        assert!(!problem.transient);
+        assert_eq!(
+            problem.description,
+            "QEMU exited with 0 (a power-off or a reset); fork: Out of memory; no BENCH-END"
+        );
+        let jiffies = Console::parse(&["INFO clocksource jiffies", "BENCH-END"]);
+        let problem = linux_boot_problem(aarch64, &Ending::Reset, &jiffies).unwrap();
+        assert_eq!(
+            problem.description,
+            "ran on clock source jiffies, not arch_sys_counter"
+        );
     }
 
     #[test]
