@@ -63,6 +63,8 @@ primary_entry:
     msr elr_el2, x1
     eret
 1:
+    /* The boot blocks map the image 2 MiB at a time: stop here if it is not loaded on a 2 MiB
+       boundary, as the boot protocol promises (nothing can be printed yet). */
     adr x20, image_header
     tst x20, #0x1fffff
     b.ne .
