@@ -62,28 +62,29 @@ pub fn machine_program(architecture: Architecture) -> &'static str {
 /// Every boot of the project (Septa under `run` and `test`, Linux baselines
 /// under `bench`) uses these, so results are comparable.
 pub fn machine_arguments(architecture: Architecture, accelerator: Accelerator) -> Vec<String> {
-    let arguments: &[&str] = match architecture {
+    // What is the same on every machine: 512 MiB, one processor, no
+    // default devices, the console on standard I/O, and -no-reboot, which
+    // turns a reset (a triple fault, say) into an exit instead of a loop.
+    const COMMON: [&str; 10] = [
+        "-m",
+        "512M",
+        "-smp",
+        "1",
+        "-nodefaults",
+        "-no-user-config",
+        "-nographic",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+    ];
+    // Each machine's board and processor, then its exit device.
+    let (board, exit): ([&str; 4], [&str; 2]) = match architecture {
         // microvm boots a PVH ELF directly and fast; isa-debug-exit lets the
-        // guest choose QEMU's exit code; -no-reboot turns a triple fault into
-        // an exit instead of a boot loop.
-        Architecture::X86_64 => &[
-            "-M",
-            "microvm",
-            "-cpu",
-            "max",
-            "-m",
-            "512M",
-            "-smp",
-            "1",
-            "-nodefaults",
-            "-no-user-config",
-            "-nographic",
-            "-serial",
-            "stdio",
-            "-no-reboot",
-            "-device",
-            "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        ],
+        // guest choose QEMU's exit code.
+        Architecture::X86_64 => (
+            ["-M", "microvm", "-cpu", "max"],
+            ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+        ),
         // virt with its default GICv2 and PL011. The kernel starts at EL1
         // (no virtualization, no secure world). Semihosting is the exit
         // device: the kernel's SYS_EXIT carries the same `(V << 1) | 1` code
@@ -91,31 +92,18 @@ pub fn machine_arguments(architecture: Architecture, accelerator: Accelerator) -
         // EL1 only (without `userspace=on`), so entities cannot use it.
         // pauth-impdef keeps the pointer-authentication instructions that
         // Linux executes on every function from dominating TCG's cost.
-        Architecture::Aarch64 => &[
-            "-M",
-            "virt",
-            "-cpu",
-            "max,pauth-impdef=on",
-            "-m",
-            "512M",
-            "-smp",
-            "1",
-            "-nodefaults",
-            "-no-user-config",
-            "-nographic",
-            "-serial",
-            "stdio",
-            "-no-reboot",
-            "-semihosting-config",
-            "enable=on,target=native",
-        ],
+        Architecture::Aarch64 => (
+            ["-M", "virt", "-cpu", "max,pauth-impdef=on"],
+            ["-semihosting-config", "enable=on,target=native"],
+        ),
     };
-    let mut arguments: Vec<String> = arguments
-        .iter()
-        .map(|&argument| argument.to_owned())
-        .collect();
-    arguments.extend(["-accel".to_owned(), accelerator.name().to_owned()]);
-    arguments
+    board
+        .into_iter()
+        .chain(COMMON)
+        .chain(exit)
+        .chain(["-accel", accelerator.name()])
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A `Command` for the machine of `architecture`, ready for `-kernel` and

@@ -100,21 +100,6 @@ pub fn kernel_physical_extent() -> (u64, u64) {
     )
 }
 
-/// Waits for page-table writes to be visible to the table walker, and drops every stale
-/// translation of the current processor's TLB.
-fn flush_all() {
-    // SAFETY: barriers and TLB invalidation only drop cached translations.
-    unsafe {
-        asm!(
-            "dsb ishst",
-            "tlbi vmalle1is",
-            "dsb ish",
-            "isb",
-            options(nostack, preserves_flags)
-        )
-    };
-}
-
 /// Replaces the boot tables: the kernel image mapped with 4 KiB pages and W^X (text
 /// read-execute, read-only data, everything else read-write and execute-never), the direct map
 /// kept, and the boot trampoline's identity map dropped by loading the empty user root.
@@ -129,7 +114,8 @@ pub fn initialise() {
     );
     // SAFETY: single-threaded initialisation; the new tables are static, their physical
     // addresses follow from the image's load address, and the image keeps running through the
-    // same virtual addresses, only with narrower permissions, when TTBR1 is reloaded.
+    // same virtual addresses, only with narrower permissions (every page already W^X, so WXN
+    // takes nothing the kernel needs), when TTBR1 is reloaded.
     unsafe {
         let area = &raw mut KERNEL_TABLES_AREA;
         let table =
@@ -151,23 +137,25 @@ pub fn initialise() {
         (*area).upper[510] = table(&raw const (*area).directory);
         (*area).root[256] = table(&raw const boot_l1_direct);
         (*area).root[511] = table(&raw const (*area).upper);
+        // From here on no page is both writable and executable, at any level: write implies
+        // execute-never (SCTLR_EL1.WXN). The TLB may cache that bit, so it is set before the
+        // one flush that also drops the boot tables' translations.
         asm!(
             "dsb ishst",
             "msr ttbr1_el1, {kernel}",
             "msr ttbr0_el1, {user}",
+            "mrs {control}, sctlr_el1",
+            "orr {control}, {control}, #(1 << 19)",
+            "msr sctlr_el1, {control}",
+            "isb",
+            "tlbi vmalle1is",
+            "dsb ish",
             "isb",
             kernel = in(reg) image_to_physical(&raw const (*area).root as u64),
             user = in(reg) kernel_root(),
+            control = out(reg) _,
             options(nostack, preserves_flags),
         );
-    }
-    flush_all();
-    // From now on no page is both writable and executable, at any level: write implies
-    // execute-never (SCTLR_EL1.WXN).
-    // SAFETY: every kernel page is already W^X, so the running code stays executable.
-    unsafe {
-        asm!("mrs {value}, sctlr_el1", "orr {value}, {value}, #(1 << 19)", "msr sctlr_el1, {value}",
-            "isb", "tlbi vmalle1is", "dsb ish", "isb", value = out(reg) _, options(nostack, preserves_flags));
     }
 }
 
