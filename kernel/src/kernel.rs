@@ -3,7 +3,7 @@
 use crate::arch::{self, Context};
 use crate::console;
 use crate::memory::Frames;
-use alloc::collections::{BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -47,6 +47,9 @@ pub struct Entity {
     pub thread_count: u32,
     /// Where the next anonymous mapping with no address hint goes.
     pub map_cursor: u64,
+    /// Owned pages made inaccessible by `MEMORY_PROTECT` with protection 0: page -> frame. The
+    /// frames stay in `owned_frames`; they are mapped again when made accessible.
+    pub parked: BTreeMap<u64, u64>,
 }
 
 /// Where a blocked thread waits and what it waits with.
@@ -77,6 +80,8 @@ pub enum State {
     },
     /// Waiting on a notification.
     Waiting { notification: u32 },
+    /// Waiting on a futex: the `u32` at `address` in the thread's entity.
+    Futex { address: u64 },
     /// Sleeping until its deadline.
     Sleeping,
     /// Ended.
@@ -93,6 +98,10 @@ pub struct Thread {
     pub deadline: Option<u64>,
     /// The caller this thread (a server) owes a reply to.
     pub reply_to: Option<ThreadId>,
+    /// Floating-point registers and thread pointer, switched with the thread.
+    pub extended: arch::extended::Extended,
+    /// Where a zero is written, and one futex waiter woken, when the thread ends (0: nowhere).
+    pub clear_address: u64,
 }
 
 /// An IPC endpoint, served by one entity.
@@ -134,6 +143,10 @@ pub struct Kernel {
     pub exit_with: Option<EntityId>,
     /// Snapshot buffer for the message being checked and delivered.
     pub staging: Vec<u8>,
+    /// Threads waiting on futexes, oldest first.
+    pub futex_waiters: VecDeque<ThreadId>,
+    /// The thread whose extended state the processor holds.
+    pub extended_live: Option<ThreadId>,
 }
 
 impl Kernel {
@@ -155,6 +168,8 @@ impl Kernel {
             audit_only: image.audit_only,
             exit_with: image.exit_with,
             staging: alloc::vec![0; septa_abi::MESSAGE_MAX_SIZE],
+            futex_waiters: VecDeque::new(),
+            extended_live: None,
         };
         for size in &image.shared_memory_sizes {
             if size % 4096 != 0 || *size == 0 || *size > 64 << 20 {
@@ -247,6 +262,8 @@ impl Kernel {
             state: State::Ready,
             deadline: None,
             reply_to: None,
+            extended: arch::extended::Extended::default(),
+            clear_address: 0,
         };
         let identity = match self
             .threads
@@ -265,6 +282,18 @@ impl Kernel {
         self.entities[entity as usize].thread_count += 1;
         self.ready.push(identity, priority);
         Ok(identity)
+    }
+
+    /// Makes the processor hold `thread`'s extended state, saving the previous holder's.
+    pub fn switch_extended(&mut self, thread: ThreadId) {
+        if self.extended_live == Some(thread) {
+            return;
+        }
+        if let Some(previous) = self.extended_live {
+            arch::extended::save(&mut self.threads[previous as usize].extended);
+        }
+        arch::extended::load(&self.threads[thread as usize].extended);
+        self.extended_live = Some(thread);
     }
 
     /// The current thread (there is one whenever a system call runs).
@@ -392,6 +421,7 @@ impl Kernel {
             State::Waiting { notification } => self.notifications[notification as usize]
                 .waiters
                 .retain(|queued| *queued != thread),
+            State::Futex { .. } => self.futex_waiters.retain(|queued| *queued != thread),
             State::AwaitingReply { server, .. } => {
                 if self.threads[server as usize].reply_to == Some(thread) {
                     self.threads[server as usize].reply_to = None;
@@ -424,6 +454,73 @@ impl Kernel {
             }
             next = page + 4096;
         }
+        let parked: Vec<u64> = record.parked.range(address..end).map(|(page, _)| *page).collect();
+        for page in parked {
+            if let Some(frame) = record.parked.remove(&page)
+                && record.owned_frames.remove(&frame)
+            {
+                self.frames.free(frame);
+                record.memory_used -= 4096;
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes the access of `entity`'s owned pages in `[address, address + length)`
+    /// (page-aligned). `None` makes them inaccessible, keeping their frames. Every page must be
+    /// owned (mapped or made inaccessible before), or nothing changes.
+    pub fn protect(
+        &mut self,
+        entity: EntityId,
+        address: u64,
+        length: u64,
+        access: Option<arch::paging::Access>,
+    ) -> Result<(), Error> {
+        let end = address.checked_add(length).ok_or(Error::InvalidArgument)?;
+        if address & 0xfff != 0
+            || length & 0xfff != 0
+            || length == 0
+            || address < septa_abi::startup::USER_LOWEST as u64
+            || end > septa_abi::startup::USER_END as u64
+        {
+            return Err(Error::InvalidArgument);
+        }
+        let record = &self.entities[entity as usize];
+        for page in (address..end).step_by(4096) {
+            let owned = match arch::paging::translate(record.root, page) {
+                Some(translation) => record.owned_frames.contains(&(translation.physical & !0xfff)),
+                None => record.parked.contains_key(&page),
+            };
+            if !owned {
+                return Err(Error::BadAddress);
+            }
+        }
+        for page in (address..end).step_by(4096) {
+            let record = &mut self.entities[entity as usize];
+            let root = record.root;
+            let frame = match arch::paging::unmap(root, page) {
+                Some(frame) => frame,
+                None => record.parked.remove(&page).ok_or(Error::BadAddress)?,
+            };
+            let Some(access) = access else {
+                record.parked.insert(page, frame);
+                continue;
+            };
+            // The page's tables still exist (unmapping keeps them), so no frame is needed; a
+            // table is allocated only for a page parked while its tables were freed, never.
+            let frames = &mut self.frames;
+            let mut tables = 0u64;
+            let result = arch::paging::map(root, page, frame, access, &mut || {
+                tables += 1;
+                frames.allocate()
+            });
+            let record = &mut self.entities[entity as usize];
+            record.memory_used += tables * 4096;
+            if result.is_err() {
+                record.parked.insert(page, frame);
+                return Err(Error::OutOfMemory);
+            }
+        }
         Ok(())
     }
 
@@ -434,6 +531,18 @@ impl Kernel {
             self.current = None;
         }
         let entity = self.threads[thread as usize].entity;
+        if self.extended_live == Some(thread) {
+            self.extended_live = None;
+        }
+        let clear_address = core::mem::take(&mut self.threads[thread as usize].clear_address);
+        if clear_address != 0 {
+            // As Linux's CLONE_CHILD_CLEARTID: a joiner waits on this word. A bad address is
+            // the entity's own loss.
+            let root = self.entities[entity as usize].root;
+            if crate::memory::user::write(root, clear_address, &0u32.to_le_bytes()).is_ok() {
+                crate::futex::wake(self, entity, clear_address, 1);
+            }
+        }
         self.entities[entity as usize].thread_count -= 1;
         if let Some(caller) = self.threads[thread as usize].reply_to.take() {
             self.fail_caller(caller);
@@ -467,6 +576,10 @@ impl Kernel {
             Ending::Faulted(fault) => console::line(format_args!(
                 "[kernel] entity '{name}' stopped: {fault}; the rest of the system goes on"
             )),
+            Ending::OutOfMemory => console::line(format_args!(
+                "[kernel] entity '{name}' stopped: no kernel memory for its floating-point \
+                 state; the rest of the system goes on"
+            )),
         }
         for thread in 0..self.threads.len() as ThreadId {
             if self.threads[thread as usize].entity != entity {
@@ -478,6 +591,9 @@ impl Kernel {
             }
             if self.current == Some(thread) {
                 self.current = None;
+            }
+            if self.extended_live == Some(thread) {
+                self.extended_live = None;
             }
         }
         self.entities[entity as usize].thread_count = 0;
@@ -506,7 +622,7 @@ impl Kernel {
         if self.exit_with == Some(entity) {
             let status = match ending {
                 Ending::Exited(code) => code.clamp(0, 125) as u8,
-                Ending::Faulted(_) => 125,
+                Ending::Faulted(_) | Ending::OutOfMemory => 125,
             };
             console::line(format_args!(
                 "[kernel] '{name}' ended the system; powering off with status {status}"
@@ -529,6 +645,8 @@ pub enum Ending {
     Exited(i64),
     /// The processor raised an exception in it.
     Faulted(arch::Fault),
+    /// The kernel had no memory for state the entity's use requires.
+    OutOfMemory,
 }
 
 /// Converts a relative timeout to an absolute deadline (`None` for "never").

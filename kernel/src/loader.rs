@@ -30,6 +30,7 @@ pub fn load(
         alive: true,
         thread_count: 0,
         map_cursor: startup::MAP_BASE as u64,
+        parked: alloc::collections::BTreeMap::new(),
     });
     let user_space = startup::USER_LOWEST as u64..startup::USER_END as u64;
     let executable = septa_kernel_core::executable::parse(image.elf, arch::ELF_MACHINE, user_space)
@@ -69,7 +70,14 @@ pub fn load(
         }
     }
     // Stack, below an unmapped guard page.
-    let stack_bottom = (startup::STACK_TOP - startup::STACK_SIZE) as u64;
+    let stack_size = image.stack_size;
+    if stack_size == 0 || stack_size % 4096 != 0 || stack_size > startup::STACK_SIZE_MAX as u64 {
+        return Err(format!(
+            "entity '{name}': stack of {stack_size} bytes is not a page multiple up to {} MiB",
+            startup::STACK_SIZE_MAX >> 20
+        ));
+    }
+    let stack_bottom = startup::STACK_TOP as u64 - stack_size;
     for page in (stack_bottom..startup::STACK_TOP as u64).step_by(4096) {
         allocate_page(
             kernel,
@@ -88,7 +96,9 @@ pub fn load(
         image,
         &kernel.entities[identity as usize].capabilities,
     )
-    .ok_or_else(|| format!("entity '{name}': arguments and handle names exceed 4 KiB"))?;
+    .ok_or_else(|| {
+        format!("entity '{name}': arguments, handle names and routes exceed 4 KiB or name no capability")
+    })?;
     let frame = allocate_page(
         kernel,
         identity,
@@ -107,11 +117,112 @@ pub fn load(
             block.len(),
         )
     };
+    let root = kernel.entities[identity as usize].root;
+    let stack_pointer = initial_stack(root, identity, image, &executable, stack_size)
+        .map_err(|error| format!("entity '{name}': {error}"))?;
     Ok(arch::cpu::user_context(
         executable.entry,
-        startup::STACK_TOP as u64,
+        stack_pointer,
         startup::STARTUP_ADDRESS as u64,
     ))
+}
+
+/// Writes the Linux initial stack (argc, argv, envp, auxiliary vector, then the strings) below
+/// [`startup::STACK_TOP`] and returns the stack pointer, which points at argc.
+fn initial_stack(
+    root: u64,
+    identity: EntityId,
+    image: &EntityImage<'_>,
+    executable: &septa_kernel_core::executable::Executable,
+    stack_size: u64,
+) -> Result<u64, String> {
+    use septa_abi::startup::aux;
+    let top = startup::STACK_TOP as u64;
+    // Strings (NUL bytes inside a string would split it; they are dropped), with the 16 bytes
+    // behind AT_RANDOM first.
+    let mut strings: Vec<u8> = Vec::new();
+    let mut seed = arch::cpu::timestamp() ^ (u64::from(identity) << 32);
+    for _ in 0..2 {
+        strings.extend(split_mix(&mut seed).to_le_bytes());
+    }
+    let mut offsets = Vec::new();
+    for text in image.arguments.iter().chain(&image.environment) {
+        offsets.push(strings.len() as u64);
+        strings.extend(text.bytes().filter(|byte| *byte != 0));
+        strings.push(0);
+    }
+    if strings.len() > startup::STRINGS_MAX {
+        return Err(format!(
+            "arguments and environment take {} bytes; at most {} fit the initial stack",
+            strings.len(),
+            startup::STRINGS_MAX
+        ));
+    }
+    let strings_start = (top - strings.len() as u64) & !15;
+    let address_of = |offset: u64| strings_start + offset;
+    let argument_count = image.arguments.len();
+    let mut words: Vec<u64> = Vec::new();
+    words.push(argument_count as u64);
+    words.extend(offsets[..argument_count].iter().map(|offset| address_of(*offset)));
+    words.push(0);
+    words.extend(offsets[argument_count..].iter().map(|offset| address_of(*offset)));
+    words.push(0);
+    if let Some(headers) = executable.program_headers {
+        words.extend([aux::PHDR, headers]);
+    }
+    words.extend([
+        aux::PHENT,
+        u64::from(executable.program_header_size),
+        aux::PHNUM,
+        u64::from(executable.program_header_count),
+        aux::PAGESZ,
+        4096,
+        aux::ENTRY,
+        executable.entry,
+        aux::UID,
+        0,
+        aux::EUID,
+        0,
+        aux::GID,
+        0,
+        aux::EGID,
+        0,
+        aux::HWCAP,
+        0,
+        aux::CLKTCK,
+        100,
+        aux::SECURE,
+        0,
+        aux::RANDOM,
+        strings_start,
+        aux::NULL,
+        0,
+    ]);
+    let stack_pointer = (strings_start - words.len() as u64 * 8) & !15;
+    if top - stack_pointer > stack_size / 2 {
+        return Err(format!(
+            "arguments and environment need {} bytes, more than half the {stack_size}-byte stack",
+            top - stack_pointer
+        ));
+    }
+    let vector: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+    for (start, bytes) in [(stack_pointer, &vector), (strings_start, &strings)] {
+        for (index, chunk) in bytes.chunks(4096).enumerate() {
+            crate::memory::user::write(root, start + index as u64 * 4096, chunk)
+                .map_err(|_| String::from("could not write the initial stack"))?;
+        }
+    }
+    Ok(stack_pointer)
+}
+
+/// One step of SplitMix64: seeds for AT_RANDOM from the counter. They vary from boot to boot
+/// under an emulator and on hardware, but are not cryptographic (see docs/posix.md).
+fn split_mix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut value = *state;
+    value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    value ^ (value >> 31)
 }
 
 /// Allocates, accounts and maps one zeroed page for an entity.
@@ -159,6 +270,7 @@ fn startup_block(
     block.extend(identity.to_le_bytes());
     block.extend((image.arguments.len() as u32).to_le_bytes());
     block.extend((image.capabilities.len() as u32).to_le_bytes());
+    block.extend((image.routes.len() as u32).to_le_bytes());
     for argument in &image.arguments {
         block.extend(argument.bytes().filter(|byte| *byte != 0));
         block.push(0);
@@ -167,6 +279,14 @@ fn startup_block(
         block.extend(handle.to_le_bytes());
         block.extend((capability.name.len() as u32).to_le_bytes());
         block.extend(capability.name.bytes());
+    }
+    let handles: Vec<u32> = capabilities.iter().map(|(handle, _)| handle).collect();
+    for route in &image.routes {
+        let handle = handles.get(route.capability as usize)?;
+        block.extend(route.kind.to_le_bytes());
+        block.extend(handle.to_le_bytes());
+        block.extend((route.prefix.len() as u32).to_le_bytes());
+        block.extend(route.prefix.bytes());
     }
     (block.len() <= startup::STARTUP_MAX_SIZE).then_some(block)
 }

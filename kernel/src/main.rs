@@ -28,6 +28,7 @@ extern crate alloc;
 mod arch;
 mod boot;
 mod console;
+mod futex;
 mod ipc;
 mod kernel;
 mod loader;

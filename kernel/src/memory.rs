@@ -21,6 +21,23 @@ pub fn initialise_heap() {
     unsafe { HEAP.lock().init((&raw mut HEAP_AREA) as *mut u8, HEAP_SIZE) };
 }
 
+/// Moves `value` to the heap, or gives `None` when the heap is exhausted (where `Box::new`
+/// would stop the kernel). For state an entity's actions make the kernel allocate.
+pub fn try_box<T>(value: T) -> Option<alloc::boxed::Box<T>> {
+    let layout = core::alloc::Layout::new::<T>();
+    assert!(layout.size() > 0, "try_box of a zero-sized type");
+    // SAFETY: the layout is non-zero-sized; on success the memory is fresh, suitably aligned
+    // for `T`, written with `value`, and handed to `Box` with the global allocator's layout.
+    unsafe {
+        let memory = alloc::alloc::alloc(layout) as *mut T;
+        if memory.is_null() {
+            return None;
+        }
+        memory.write(value);
+        Some(alloc::boxed::Box::from_raw(memory))
+    }
+}
+
 /// Physical frames, zeroed when handed out.
 pub struct Frames {
     bitmap: FrameBitmap,

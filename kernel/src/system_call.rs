@@ -27,9 +27,7 @@ pub fn dispatch(kernel: &mut Kernel) {
             );
             Ok(())
         }
-        syscall::THREAD_CREATE => {
-            thread_create(kernel, argument(0), argument(1), argument(2), argument(3))
-        }
+        syscall::THREAD_CREATE => thread_create(kernel, &arguments),
         syscall::THREAD_EXIT => {
             let entity = kernel.current_entity();
             let (stack, length) = (argument(0), argument(1));
@@ -97,6 +95,49 @@ pub fn dispatch(kernel: &mut Kernel) {
             );
             Ok(())
         }
+        syscall::FUTEX_WAIT => crate::futex::wait(kernel, argument(0), argument(1), argument(2)),
+        syscall::FUTEX_WAKE => crate::futex::wake_call(kernel, argument(0), argument(1)),
+        syscall::FUTEX_REQUEUE => crate::futex::requeue(
+            kernel,
+            argument(0),
+            argument(1),
+            argument(2),
+            argument(3),
+        ),
+        syscall::THREAD_SELF => {
+            if argument(0) >= startup::USER_END as u64 {
+                Err(Error::InvalidArgument)
+            } else {
+                kernel.threads[thread as usize].clear_address = argument(0);
+                kernel.set_current_return(Ok(thread as usize), 0);
+                Ok(())
+            }
+        }
+        syscall::THREAD_POINTER_SET => {
+            if argument(0) >= startup::USER_END as u64 {
+                Err(Error::InvalidArgument)
+            } else {
+                let record = &mut kernel.threads[thread as usize];
+                arch::extended::set_thread_pointer(
+                    &mut record.context,
+                    &mut record.extended,
+                    argument(0),
+                    true,
+                );
+                kernel.set_current_return(Ok(0), 0);
+                Ok(())
+            }
+        }
+        syscall::MEMORY_PROTECT => {
+            let entity = kernel.current_entity();
+            let result = access_of(argument(2) as usize).and_then(|access| {
+                kernel.protect(entity, argument(0), argument(1), access)
+            });
+            if result.is_ok() {
+                kernel.set_current_return(Ok(0), 0);
+            }
+            result
+        }
         _ => Err(Error::NoSuchCall),
     };
     if let Err(error) = result
@@ -116,23 +157,48 @@ fn console_write(kernel: &mut Kernel, address: u64, length: u64) -> Result<(), E
     Ok(())
 }
 
-fn thread_create(
-    kernel: &mut Kernel,
-    entry: u64,
-    stack: u64,
-    argument: u64,
-    priority: u64,
-) -> Result<(), Error> {
+fn thread_create(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error> {
+    let [entry, stack, argument, priority, thread_pointer, clear_address] = *arguments;
     let entity = kernel.current_entity();
     let limit = startup::USER_END as u64;
-    if entry >= limit || stack >= limit || stack & 0x7 != 0 {
+    if entry >= limit
+        || stack >= limit
+        || stack & 0x7 != 0
+        || thread_pointer >= limit
+        || clear_address >= limit
+    {
         return Err(Error::InvalidArgument);
     }
     let priority = (priority.min(31) as u8).min(kernel.entities[entity as usize].priority);
     let context = arch::cpu::user_context(entry, stack, argument);
     let identity = kernel.spawn_thread(entity, context, priority)?;
+    let record = &mut kernel.threads[identity as usize];
+    record.clear_address = clear_address;
+    arch::extended::set_thread_pointer(
+        &mut record.context,
+        &mut record.extended,
+        thread_pointer,
+        false,
+    );
     kernel.set_current_return(Ok(identity as usize), 0);
     Ok(())
+}
+
+/// The page access a protection word asks for: `None` for no access; W^X enforced.
+fn access_of(flags: usize) -> Result<Option<Access>, Error> {
+    if flags & !(protection::READ | protection::WRITE | protection::EXECUTE) != 0 {
+        return Err(Error::InvalidArgument);
+    }
+    if flags & protection::WRITE != 0 && flags & protection::EXECUTE != 0 {
+        return Err(Error::InvalidArgument); // W^X
+    }
+    if flags == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Access {
+        writable: flags & protection::WRITE != 0,
+        executable: flags & protection::EXECUTE != 0,
+    }))
 }
 
 fn reply_receive(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error> {
@@ -221,13 +287,10 @@ fn check_free_range(kernel: &Kernel, address: u64, size: u64) -> Result<(), Erro
 }
 
 fn memory_map(kernel: &mut Kernel, address: u64, length: u64, flags: u64) -> Result<(), Error> {
-    let flags = flags as usize;
-    if flags & !(protection::READ | protection::WRITE | protection::EXECUTE) != 0 {
-        return Err(Error::InvalidArgument);
-    }
-    if flags & protection::WRITE != 0 && flags & protection::EXECUTE != 0 {
-        return Err(Error::InvalidArgument); // W^X
-    }
+    let access = access_of(flags as usize)?.unwrap_or(Access {
+        writable: false,
+        executable: false,
+    });
     let size = length
         .checked_next_multiple_of(4096)
         .ok_or(Error::InvalidArgument)?;
@@ -242,10 +305,6 @@ fn memory_map(kernel: &mut Kernel, address: u64, length: u64, flags: u64) -> Res
         return Err(Error::OutOfMemory);
     }
     check_free_range(kernel, address, size)?;
-    let access = Access {
-        writable: flags & protection::WRITE != 0,
-        executable: flags & protection::EXECUTE != 0,
-    };
     for page in (address..address + size).step_by(4096) {
         crate::loader::allocate_page(kernel, entity, page, access)
             .map_err(|_| Error::OutOfMemory)?;

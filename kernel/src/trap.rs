@@ -20,6 +20,7 @@ fn load(kernel: &mut kernel::Kernel, next: Option<kernel::ThreadId>, frame: &mut
     match next {
         Some(thread) => {
             *frame = kernel.threads[thread as usize].context;
+            kernel.switch_extended(thread);
             true
         }
         None => false,
@@ -77,6 +78,22 @@ pub fn user_fault(frame: &mut Context, fault: Fault) {
         save(kernel, frame);
         let entity = kernel.current_entity();
         kernel.end_entity(entity, Ending::Faulted(fault));
+        let next = kernel.schedule(false);
+        load(kernel, next, frame)
+    });
+    resume(loaded, frame);
+}
+
+/// The current thread's first floating-point or vector instruction: it gets its own register
+/// area and retries the instruction. Without kernel memory for the area, its entity is stopped.
+pub fn floating_point_first_use(frame: &mut Context) {
+    let loaded = kernel::with(|kernel| {
+        save(kernel, frame);
+        let thread = kernel.current() as usize;
+        if arch::extended::enable_floating_point(&mut kernel.threads[thread].extended).is_err() {
+            let entity = kernel.current_entity();
+            kernel.end_entity(entity, Ending::OutOfMemory);
+        }
         let next = kernel.schedule(false);
         load(kernel, next, frame)
     });

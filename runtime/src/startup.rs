@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use septa_abi::startup::{STARTUP_MAGIC, STARTUP_MAX_SIZE};
+use septa_abi::startup::{HEADER_SIZE, STARTUP_MAGIC, STARTUP_MAX_SIZE};
 
 static BLOCK: AtomicUsize = AtomicUsize::new(0);
 
@@ -36,7 +36,7 @@ pub fn arguments() -> Vec<&'static str> {
         return result;
     }
     let count = word(bytes, 8).unwrap_or(0) as usize;
-    let mut offset = 16;
+    let mut offset = HEADER_SIZE;
     for _ in 0..count {
         let Some(length) = bytes
             .get(offset..)
@@ -52,7 +52,7 @@ pub fn arguments() -> Vec<&'static str> {
 
 fn handles_offset(bytes: &[u8]) -> Option<usize> {
     let count = word(bytes, 8)? as usize;
-    let mut offset = 16;
+    let mut offset = HEADER_SIZE;
     for _ in 0..count {
         offset += bytes.get(offset..)?.iter().position(|b| *b == 0)? + 1;
     }

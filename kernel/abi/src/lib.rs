@@ -25,7 +25,12 @@ pub mod syscall {
     pub const CONSOLE_WRITE: usize = 0;
     /// End the calling entity (every thread) with an exit code: `(code)`.
     pub const ENTITY_EXIT: usize = 1;
-    /// Create a thread in the calling entity: `(entry, stack_top, argument, priority)` -> thread id.
+    /// Create a thread in the calling entity:
+    /// `(entry, stack_top, argument, priority, thread_pointer, clear_address)` -> thread id.
+    /// The new thread starts at `entry` with `argument` in the first argument register and
+    /// its thread pointer (x86_64 FS base, aarch64 TPIDR_EL0) set to `thread_pointer`. When it
+    /// ends, the kernel writes a zero `u32` at `clear_address` (if not 0) and wakes one futex
+    /// waiter there, as Linux's `CLONE_CHILD_CLEARTID` does.
     pub const THREAD_CREATE: usize = 2;
     /// End the calling thread, then unmap `(stack address, stack length)` if not `(0, 0)`, so
     /// a runtime can return a thread's stack it cannot free while running on it. The entity
@@ -64,8 +69,28 @@ pub mod syscall {
     /// Unmap `(address, length)` (page-aligned); memory the entity owns is freed and no longer
     /// counts against its limit. Pages not mapped are skipped.
     pub const MEMORY_UNMAP: usize = 17;
+    /// Wait while the `u32` at `address` equals `expected`: `(address, expected, timeout ns)`.
+    /// Fails with `WouldBlock` if the value differs, `TimedOut` when the timeout passes.
+    /// Futexes are private to an entity: the key is (entity, virtual address).
+    pub const FUTEX_WAIT: usize = 18;
+    /// Wake up to `count` threads waiting at `address`: `(address, count)` -> threads woken.
+    pub const FUTEX_WAKE: usize = 19;
+    /// Wake up to `wake` waiters at `address` and move up to `move` of the rest to wait at
+    /// `target`: `(address, wake, target, move)` -> threads woken.
+    pub const FUTEX_REQUEUE: usize = 20;
+    /// Set the calling thread's clear-on-exit address (see [`THREAD_CREATE`]; 0 for none):
+    /// `(clear_address)` -> the calling thread's id.
+    pub const THREAD_SELF: usize = 21;
+    /// Set the calling thread's thread pointer (x86_64 FS base, aarch64 TPIDR_EL0):
+    /// `(value)`. The value must be a user address.
+    pub const THREAD_POINTER_SET: usize = 22;
+    /// Change the protection of mapped pages: `(address, length, protection)`, page-aligned.
+    /// Protection 0 makes the pages inaccessible while keeping their contents; writable and
+    /// executable together is refused (W^X). Every page in the range must be mapped and owned
+    /// by the entity, or nothing changes (`BadAddress`).
+    pub const MEMORY_PROTECT: usize = 23;
     /// One past the highest system-call number.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 24;
 }
 
 /// Errors returned by system calls, as positive codes; a system call returns `-(code)`.
@@ -291,11 +316,19 @@ pub mod protection {
     pub const EXECUTE: usize = 4;
 }
 
-/// Entity start-up block, placed by the kernel at [`STARTUP_ADDRESS`] in every entity.
+/// Entity start-up block, placed by the kernel at [`STARTUP_ADDRESS`] in every entity, and the
+/// initial stack.
 ///
-/// Layout (little-endian): `magic: u32`, `entity_id: u32`, `argument_count: u32`,
-/// `handle_count: u32`, then `argument_count` NUL-terminated strings, then `handle_count`
-/// records of `handle: u32, name_length: u32, name bytes` (names not NUL-terminated).
+/// Block layout (little-endian): `magic: u32`, `entity_id: u32`, `argument_count: u32`,
+/// `handle_count: u32`, `route_count: u32`, then `argument_count` NUL-terminated strings, then
+/// `handle_count` records of `handle: u32, name_length: u32, name bytes` (names not
+/// NUL-terminated), then `route_count` records of `kind: u32` ([`route`]), `handle: u32`,
+/// `prefix_length: u32`, prefix bytes (mount routes only; empty otherwise).
+///
+/// The first thread starts with the stack pointer at the Linux initial stack: `argc`, the
+/// `argv` pointers and a null, the `envp` pointers and a null, the auxiliary vector ([`aux`])
+/// ending with `AT_NULL`, then the strings. Its first argument register holds
+/// [`STARTUP_ADDRESS`].
 pub mod startup {
     /// Virtual address of the start-up block (read-only page in every entity).
     pub const STARTUP_ADDRESS: usize = 0x0000_0000_0010_0000;
@@ -305,8 +338,56 @@ pub mod startup {
     pub const STARTUP_MAGIC: u32 = 0x5445_5053;
     /// Top of the initial stack of an entity's first thread.
     pub const STACK_TOP: usize = 0x0000_7fff_ffff_0000;
-    /// Bytes of initial stack.
+    /// Bytes of initial stack unless the system description sets an entity's `stack`.
     pub const STACK_SIZE: usize = 64 * 1024;
+    /// Largest initial stack an entity may ask for.
+    pub const STACK_SIZE_MAX: usize = 64 * 1024 * 1024;
+    /// Most bytes the arguments and environment strings may take on the initial stack.
+    pub const STRINGS_MAX: usize = 32 * 1024;
+    /// Bytes of the start-up block's fixed header.
+    pub const HEADER_SIZE: usize = 20;
+
+    /// Kinds of route record (see the module documentation).
+    pub mod route {
+        /// A path prefix served by a file VFS.
+        pub const MOUNT: u32 = 1;
+        /// `AF_UNIX` sockets, served by the internal net VFS.
+        pub const UNIX: u32 = 2;
+        /// `AF_INET` and `AF_INET6` sockets, served by the external net VFS.
+        pub const INET: u32 = 3;
+    }
+
+    /// Auxiliary-vector keys the kernel provides (the Linux values).
+    pub mod aux {
+        /// End of the vector.
+        pub const NULL: u64 = 0;
+        /// Address of the program headers in memory.
+        pub const PHDR: u64 = 3;
+        /// Size of one program header.
+        pub const PHENT: u64 = 4;
+        /// Number of program headers.
+        pub const PHNUM: u64 = 5;
+        /// Page size.
+        pub const PAGESZ: u64 = 6;
+        /// The program's entry point.
+        pub const ENTRY: u64 = 9;
+        /// Real user id (always 0).
+        pub const UID: u64 = 11;
+        /// Effective user id (always 0).
+        pub const EUID: u64 = 12;
+        /// Real group id (always 0).
+        pub const GID: u64 = 13;
+        /// Effective group id (always 0).
+        pub const EGID: u64 = 14;
+        /// Processor capability bits (0: programs probe for themselves).
+        pub const HWCAP: u64 = 16;
+        /// Clock ticks per second for `times` (100).
+        pub const CLKTCK: u64 = 17;
+        /// Whether the program runs with elevated privileges (0).
+        pub const SECURE: u64 = 23;
+        /// Address of 16 random bytes.
+        pub const RANDOM: u64 = 25;
+    }
     /// Start of the region where [`super::syscall::MEMORY_MAP`] with address 0 places memory.
     pub const MAP_BASE: usize = 0x0000_1000_0000_0000;
     /// Lowest address user mappings may use (the first 1 MiB stays unmapped to catch null use).

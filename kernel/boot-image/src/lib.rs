@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Bytes at the start of every boot image, including the format version.
-pub const MAGIC: &[u8; 8] = b"SEPTA01\n";
+pub const MAGIC: &[u8; 8] = b"SEPTA02\n";
 
 /// A whole system, as the kernel boots it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -48,12 +48,29 @@ pub struct EntityImage<'a> {
     pub elf: &'a [u8],
     /// Arguments, the first being the program name.
     pub arguments: Vec<String>,
+    /// Environment, as `NAME=value` strings.
+    pub environment: Vec<String>,
+    /// Bytes of initial stack (a multiple of 4096).
+    pub stack_size: u64,
     /// Scheduling priority, 0 (lowest) to 31 (highest).
     pub priority: u8,
     /// Largest amount of memory, in bytes, the entity may use (image, stack and mappings).
     pub memory_limit: u64,
     /// Capabilities installed at start, in handle order (handle = index + 1).
     pub capabilities: Vec<CapabilityImage>,
+    /// The entity's routing for libposix: which capability serves which paths and sockets.
+    pub routes: Vec<RouteImage>,
+}
+
+/// One route of an entity's POSIX calls to a server (see [`septa_abi::startup::route`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RouteImage {
+    /// What is routed: `route::MOUNT`, `route::UNIX` or `route::INET`.
+    pub kind: u32,
+    /// Index in the entity's capabilities of the server's endpoint.
+    pub capability: u32,
+    /// The mount's path prefix (normalised, absolute); empty for socket routes.
+    pub prefix: String,
 }
 
 /// A capability installed in an entity's table at start.
@@ -114,12 +131,19 @@ mod tests {
                 name: "echo".into(),
                 elf,
                 arguments: vec!["echo".into(), "--loud".into()],
+                environment: vec!["HOME=/".into()],
+                stack_size: 64 << 10,
                 priority: 20,
                 memory_limit: 4 << 20,
                 capabilities: vec![CapabilityImage {
                     name: "endpoint".into(),
                     object: ObjectImage::Endpoint(0),
                     rights: septa_abi::rights::RECEIVE,
+                }],
+                routes: vec![RouteImage {
+                    kind: septa_abi::startup::route::MOUNT,
+                    capability: 0,
+                    prefix: "/".into(),
                 }],
             }],
             endpoint_count: 1,
@@ -156,7 +180,7 @@ mod tests {
             );
         }
         let mut other_version = bytes.clone();
-        other_version[6] = b'2';
+        other_version[6] = b'9';
         assert_eq!(decode(&other_version), Err(DecodeError::BadMagic));
     }
 }

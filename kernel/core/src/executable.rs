@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
 use elf::ElfBytes;
-use elf::abi::{ET_EXEC, PF_W, PF_X, PT_LOAD};
+use elf::abi::{ET_EXEC, PF_W, PF_X, PT_LOAD, PT_PHDR};
 use elf::endian::LittleEndian;
 
 /// One loadable segment.
@@ -30,6 +30,13 @@ pub struct Executable {
     pub entry: u64,
     /// Loadable segments, sorted, on pages that do not overlap.
     pub segments: Vec<Segment>,
+    /// Where the program headers are in the loaded image (for the auxiliary vector's
+    /// `AT_PHDR`, which C libraries read to find their thread-local storage), if loaded.
+    pub program_headers: Option<u64>,
+    /// Number of program headers.
+    pub program_header_count: u16,
+    /// Size of one program header.
+    pub program_header_size: u16,
 }
 
 /// Why an executable was refused.
@@ -181,7 +188,35 @@ pub fn parse(
     {
         return Err(ExecutableError::EntryNotExecutable { entry });
     }
-    Ok(Executable { entry, segments })
+    let table_size = u64::from(file.ehdr.e_phnum) * u64::from(file.ehdr.e_phentsize);
+    let program_headers = headers
+        .iter()
+        .find(|header| header.p_type == PT_PHDR)
+        .map(|header| header.p_vaddr)
+        .or_else(|| {
+            headers
+                .iter()
+                .filter(|header| header.p_type == PT_LOAD)
+                .find(|header| {
+                    header.p_offset <= file.ehdr.e_phoff
+                        && file.ehdr.e_phoff.saturating_add(table_size)
+                            <= header.p_offset.saturating_add(header.p_filesz)
+                })
+                .map(|header| header.p_vaddr + (file.ehdr.e_phoff - header.p_offset))
+        })
+        .filter(|address| {
+            segments.iter().any(|segment| {
+                segment.start <= *address
+                    && address.saturating_add(table_size) <= segment.start + segment.file.len() as u64
+            })
+        });
+    Ok(Executable {
+        entry,
+        segments,
+        program_headers,
+        program_header_count: file.ehdr.e_phnum,
+        program_header_size: file.ehdr.e_phentsize,
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! Each module offers the same surface to the portable kernel: `NAME`, `ELF_MACHINE`, `Context`
 //! (the saved user registers, with system-call accessors), `Fault`, `initialise_late`,
 //! `power_off`, and the modules `cpu` (entry to user mode, idling, the counter, instruction
-//! cache upkeep), `paging` (per-entity roots, user mappings, the direct map), `serial` (the
+//! cache upkeep), `extended` (floating-point registers and thread pointer, switched per thread), `paging` (per-entity roots, user mappings, the direct map), `serial` (the
 //! console) and `timer` (the tick and the clock).
 
 #[cfg(target_arch = "x86_64")]

@@ -44,13 +44,33 @@ pub(crate) struct SystemSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct EntitySection {
     pub name: Spanned<String>,
-    pub binary: Spanned<String>,
+    /// A Septa entity program built by xtask (a crate under entities/).
+    pub binary: Option<Spanned<String>>,
+    /// A C or Rust std executable built with the sysroot, by path.
+    pub program: Option<Spanned<String>>,
     #[serde(default)]
     pub arguments: Vec<String>,
+    #[serde(default)]
+    pub environment: BTreeMap<Spanned<String>, Spanned<String>>,
     pub priority: Option<Spanned<i64>>,
     pub memory: Option<Spanned<toml::Value>>,
+    pub stack: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub serves: Vec<Spanned<String>>,
+    pub routes: Option<Spanned<RoutesSection>>,
+}
+
+/// `[entity.routes]`: where libposix sends the entity's file and socket calls.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoutesSection {
+    /// Path prefix -> the file VFS entity serving it.
+    #[serde(default)]
+    pub mounts: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// The internal net VFS entity serving `AF_UNIX`.
+    pub unix: Option<Spanned<String>>,
+    /// The external net VFS entity serving `AF_INET` and `AF_INET6`.
+    pub inet: Option<Spanned<String>>,
 }
 
 /// `[[connection]]`.

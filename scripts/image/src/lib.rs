@@ -17,6 +17,7 @@ mod size;
 mod system;
 
 pub use septa_idl::Diagnostic;
+pub use system::Binary;
 
 use septa_boot_image::{BootImage, EntityImage};
 use std::fmt::Write;
@@ -40,7 +41,7 @@ pub struct BuiltImage {
 pub fn build(
     description: &Path,
     interfaces: &Path,
-    resolve_binary: &dyn Fn(&str) -> Option<PathBuf>,
+    resolve_binary: &dyn Fn(Binary<'_>) -> Option<PathBuf>,
 ) -> Result<BuiltImage, Diagnostic> {
     let text = std::fs::read_to_string(description).map_err(|error| {
         Diagnostic::whole_file(
@@ -61,8 +62,13 @@ pub fn build(
     let mut binaries: Vec<Vec<u8>> = Vec::with_capacity(system.entities.len());
     for (entity, section) in system.entities.iter().zip(&parsed.entity) {
         let bytes = std::fs::read(&entity.binary_path).map_err(|error| {
+            let span = section
+                .binary
+                .as_ref()
+                .or(section.program.as_ref())
+                .map_or(section.name.span(), toml::Spanned::span);
             source.error(
-                section.binary.span(),
+                span,
                 format!(
                     "cannot read binary `{}` of entity `{}` at {}: {error}",
                     entity.binary,
@@ -85,6 +91,9 @@ pub fn build(
                 name: entity.name.clone(),
                 elf,
                 arguments: entity.arguments.clone(),
+                environment: entity.environment.clone(),
+                stack_size: entity.stack_size,
+                routes: entity.routes.clone(),
                 priority: entity.priority,
                 memory_limit: entity.memory_limit,
                 capabilities: entity.capabilities.clone(),

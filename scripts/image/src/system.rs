@@ -4,11 +4,11 @@
 //! checks follows the file's order (system, entities, connections, notifications, shared
 //! memory, grants, tests), so the first mistake in the file is usually the one reported.
 
-use crate::description::{Access, Description, EntitySection};
+use crate::description::{Access, Description, EntitySection, RoutesSection};
 use crate::policy;
 use crate::size::{self, PAGE_SIZE};
-use septa_abi::rights;
-use septa_boot_image::{CapabilityImage, ObjectImage};
+use septa_abi::{rights, startup};
+use septa_boot_image::{CapabilityImage, ObjectImage, RouteImage};
 use septa_idl::{Diagnostic, Interface};
 use septa_monitor::Policy;
 use std::ops::Range;
@@ -68,6 +68,10 @@ pub(crate) struct Entity {
     pub binary: String,
     pub binary_path: PathBuf,
     pub arguments: Vec<String>,
+    /// `NAME=value` strings.
+    pub environment: Vec<String>,
+    pub stack_size: u64,
+    pub routes: Vec<RouteImage>,
     pub priority: u8,
     pub memory_limit: u64,
     pub serves: Vec<String>,
@@ -122,7 +126,7 @@ pub(crate) fn compile(
     description: &Description,
     interfaces: &[Interface],
     interfaces_directory: &Path,
-    resolve_binary: &dyn Fn(&str) -> Option<PathBuf>,
+    resolve_binary: &dyn Fn(Binary<'_>) -> Option<PathBuf>,
 ) -> Result<System, Diagnostic> {
     let system = &description.system;
     check_name(source, &system.name, "system")?;
@@ -147,7 +151,7 @@ pub(crate) fn compile(
         return Err(source.error(
             system.name.span(),
             format!("system `{}` has no entities", system.name.get_ref()),
-            "describe at least one [[entity]] with a `name` and a `binary`",
+            "describe at least one [[entity]] with a `name` and a `binary` or `program`",
         ));
     }
 
@@ -312,6 +316,13 @@ pub(crate) fn compile(
         shared_memory_sizes.push(bytes);
     }
 
+    for (index, section) in description.entity.iter().enumerate() {
+        if let Some(routes) = &section.routes {
+            let compiled = compile_routes(source, routes, index, &entities, &resolver)?;
+            entities[index].routes = compiled;
+        }
+    }
+
     let connections: Vec<(u32, u32)> = connected
         .iter()
         .map(|(client, server, _)| (*client, *server))
@@ -436,7 +447,7 @@ fn compile_entity(
     section: &EntitySection,
     interfaces: &[Interface],
     interfaces_directory: &Path,
-    resolve_binary: &dyn Fn(&str) -> Option<PathBuf>,
+    resolve_binary: &dyn Fn(Binary<'_>) -> Option<PathBuf>,
     endpoint_count: &mut u32,
 ) -> Result<Entity, Diagnostic> {
     check_name(source, &section.name, "entity")?;
@@ -494,15 +505,94 @@ fn compile_entity(
         serves.push(interface.clone());
     }
 
-    let binary = section.binary.get_ref();
-    let Some(binary_path) = resolve_binary(binary) else {
-        return Err(source.error(
-            section.binary.span(),
-            format!("binary `{binary}` of entity `{name}` was not found"),
-            "name an entity program that xtask builds (a crate under entities/), and check its \
-             spelling",
-        ));
+    let (binary, binary_path) = match (&section.binary, &section.program) {
+        (Some(binary), None) => {
+            let Some(path) = resolve_binary(Binary::Crate(binary.get_ref())) else {
+                return Err(source.error(
+                    binary.span(),
+                    format!("binary `{}` of entity `{name}` was not found", binary.get_ref()),
+                    "name an entity program that xtask builds (a crate under entities/), and \
+                     check its spelling",
+                ));
+            };
+            (binary.get_ref().clone(), path)
+        }
+        (None, Some(program)) => {
+            let Some(path) = resolve_binary(Binary::Program(program.get_ref())) else {
+                return Err(source.error(
+                    program.span(),
+                    format!("program `{}` of entity `{name}` was not found", program.get_ref()),
+                    "give the path of an executable built with the sysroot, relative to the \
+                     description's directory (`{arch}` stands for the architecture)",
+                ));
+            };
+            let program_name = Path::new(program.get_ref())
+                .file_name()
+                .map_or_else(|| name.clone(), |file| file.to_string_lossy().into_owned());
+            (program_name, path)
+        }
+        (Some(binary), Some(_)) => {
+            return Err(source.error(
+                binary.span(),
+                format!("entity `{name}` has both a `binary` and a `program`"),
+                "keep `binary` for a Septa entity crate or `program` for a C or Rust std \
+                 executable, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(source.error(
+                section.name.span(),
+                format!("entity `{name}` has neither a `binary` nor a `program`"),
+                "add `binary = \"<entity crate>\"` or `program = \"<path to an executable>\"`",
+            ));
+        }
     };
+
+    let stack_size = match &section.stack {
+        None => startup::STACK_SIZE as u64,
+        Some(stack) => whole_pages(source, stack, "stack", &format!("entity `{name}`"), "1 MiB")?,
+    };
+    if stack_size > startup::STACK_SIZE_MAX as u64 || stack_size >= memory_limit {
+        let span = section.stack.as_ref().map_or(section.name.span(), Spanned::span);
+        return Err(source.error(
+            span,
+            format!(
+                "stack of {stack_size} bytes for entity `{name}` does not fit: at most {} MiB, \
+                 and less than its memory ({memory_limit} bytes)",
+                startup::STACK_SIZE_MAX >> 20
+            ),
+            "lower `stack`, or raise `memory`",
+        ));
+    }
+
+    let mut environment = Vec::new();
+    for (key, value) in &section.environment {
+        let valid_key = !key.get_ref().is_empty()
+            && !key.get_ref().contains(['=', '\0'])
+            && !value.get_ref().contains('\0');
+        if !valid_key {
+            return Err(source.error(
+                key.span(),
+                format!("environment variable `{}` of entity `{name}` is malformed", key.get_ref()),
+                "use a non-empty name without `=`, and no NUL character in name or value",
+            ));
+        }
+        environment.push(format!("{}={}", key.get_ref(), value.get_ref()));
+    }
+    let strings: usize = environment
+        .iter()
+        .chain(&section.arguments)
+        .map(|text| text.len() + 1)
+        .sum::<usize>()
+        + binary.len()
+        + 1;
+    if strings > startup::STRINGS_MAX {
+        return Err(source.error(
+            section.name.span(),
+            format!("arguments and environment of entity `{name}` take {strings} bytes"),
+            format!("keep them under {} bytes", startup::STRINGS_MAX),
+        ));
+    }
 
     let mut entity = Entity {
         name: name.clone(),
@@ -511,6 +601,9 @@ fn compile_entity(
         arguments: std::iter::once(binary.clone())
             .chain(section.arguments.iter().cloned())
             .collect(),
+        environment,
+        stack_size,
+        routes: Vec::new(),
         priority,
         memory_limit,
         serves,
@@ -530,6 +623,99 @@ fn compile_entity(
         entity.capability_spans.push(section.serves[0].span());
     }
     Ok(entity)
+}
+
+/// What an entity's executable is, for the resolver the caller supplies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary<'a> {
+    /// `binary`: a Septa entity crate built by xtask.
+    Crate(&'a str),
+    /// `program`: a path to a C or Rust std executable, as written in the description.
+    Program(&'a str),
+}
+
+/// Longest mount prefix, in bytes.
+const MOUNT_PREFIX_MAX: usize = 255;
+
+/// Compiles `[entity.routes]` of entity `index`: each route names a server the entity is
+/// connected to, and becomes a record pointing at that connection's capability.
+fn compile_routes(
+    source: &Source<'_>,
+    routes: &Spanned<RoutesSection>,
+    index: usize,
+    entities: &[Entity],
+    resolver: &EntityNames<'_>,
+) -> Result<Vec<RouteImage>, Diagnostic> {
+    let entity = &entities[index];
+    let capability_of = |server: &Spanned<String>| -> Result<u32, Diagnostic> {
+        let identity = resolver.find(source, server, "routes")?;
+        let endpoint = entities[identity as usize].endpoint;
+        entity
+            .capabilities
+            .iter()
+            .position(|capability| {
+                endpoint.is_some_and(|endpoint| {
+                    capability.object == ObjectImage::Endpoint(endpoint)
+                        && capability.rights & rights::SEND != 0
+                })
+            })
+            .map(|position| position as u32)
+            .ok_or_else(|| {
+                source.error(
+                    server.span(),
+                    format!(
+                        "entity `{}` routes to `{}` but is not connected to it",
+                        entity.name,
+                        server.get_ref()
+                    ),
+                    format!(
+                        "add a [[connection]] with client = \"{}\" and server = \"{}\"",
+                        entity.name,
+                        server.get_ref()
+                    ),
+                )
+            })
+    };
+    let mut compiled = Vec::new();
+    for (prefix, server) in &routes.get_ref().mounts {
+        let text = prefix.get_ref();
+        let normalised = text.starts_with('/')
+            && text.len() <= MOUNT_PREFIX_MAX
+            && (text == "/"
+                || (!text.ends_with('/')
+                    && text[1..]
+                        .split('/')
+                        .all(|part| !part.is_empty() && part != "." && part != "..")))
+            && !text.contains('\0');
+        if !normalised {
+            return Err(source.error(
+                prefix.span(),
+                format!("mount prefix `{text}` of entity `{}` is not a normalised absolute path", entity.name),
+                format!(
+                    "write it like \"/\" or \"/data/app\": absolute, no `.` or `..`, no repeated \
+                     or trailing `/`, at most {MOUNT_PREFIX_MAX} bytes"
+                ),
+            ));
+        }
+        compiled.push(RouteImage {
+            kind: startup::route::MOUNT,
+            capability: capability_of(server)?,
+            prefix: text.clone(),
+        });
+    }
+    for (kind, server) in [
+        (startup::route::UNIX, &routes.get_ref().unix),
+        (startup::route::INET, &routes.get_ref().inet),
+    ] {
+        if let Some(server) = server {
+            compiled.push(RouteImage {
+                kind,
+                capability: capability_of(server)?,
+                prefix: String::new(),
+            });
+        }
+    }
+    Ok(compiled)
 }
 
 /// Entity names in description order: an entity's identity is its index.

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 /// Binaries for the fixtures: stand-in files under `tests/binaries/`.
-fn resolve(name: &str) -> Option<PathBuf> {
+fn resolve(binary: septa_image::Binary<'_>) -> Option<PathBuf> {
+    let (septa_image::Binary::Crate(name) | septa_image::Binary::Program(name)) = binary;
     let path = Path::new("tests/binaries").join(name);
     path.is_file().then_some(path)
 }
@@ -155,11 +156,30 @@ fixtures! {
          `echo` is not a positive multiple of 4 KiB\n  \
          fix: round it up to 8 KiB";
     missing_key =>
-        "tests/fixtures/missing_key.toml:6: error: missing field `binary`\n  \
-         fix: add the missing key to the table that starts here; see docs/system-description.md";
+        "tests/fixtures/missing_key.toml:7: error: entity `echo` has neither a `binary` nor a \
+         `program`\n  \
+         fix: add `binary = \"<entity crate>\"` or `program = \"<path to an executable>\"`";
+    mount_prefix_not_normalised =>
+        "tests/fixtures/mount_prefix_not_normalised.toml:16: error: mount prefix `/data/../etc` \
+         of entity `client` is not a normalised absolute path\n  \
+         fix: write it like \"/\" or \"/data/app\": absolute, no `.` or `..`, no repeated or \
+         trailing `/`, at most 255 bytes";
+    route_without_connection =>
+        "tests/fixtures/route_without_connection.toml:16: error: entity `client` routes to `vfs` \
+         but is not connected to it\n  \
+         fix: add a [[connection]] with client = \"client\" and server = \"vfs\"";
+    binary_and_program =>
+        "tests/fixtures/binary_and_program.toml:8: error: entity `client` has both a `binary` and \
+         a `program`\n  \
+         fix: keep `binary` for a Septa entity crate or `program` for a C or Rust std \
+         executable, not both";
+    environment_malformed =>
+        "tests/fixtures/environment_malformed.toml:9: error: environment variable `A=B` of entity \
+         `client` is malformed\n  \
+         fix: use a non-empty name without `=`, and no NUL character in name or value";
     no_entities =>
         "tests/fixtures/no_entities.toml:4: error: system `no_entities` has no entities\n  \
-         fix: describe at least one [[entity]] with a `name` and a `binary`";
+         fix: describe at least one [[entity]] with a `name` and a `binary` or `program`";
     notification_unknown_entity =>
         "tests/fixtures/notification_unknown_entity.toml:22: error: unknown entity `clint` in \
          notification\n  \
@@ -230,6 +250,7 @@ fixtures! {
          fix: use an interface defined in ../../interfaces/definitions: `Echo`, `SystemTest`";
     unknown_key =>
         "tests/fixtures/unknown_key.toml:9: error: unknown field `prority`, expected one of \
-         `name`, `binary`, `arguments`, `priority`, `memory`, `serves`\n  \
+         `name`, `binary`, `program`, `arguments`, `environment`, `priority`, `memory`, `stack`, \
+         `serves`, `routes`\n  \
          fix: remove the key or correct its spelling; docs/system-description.md lists the keys";
 }

@@ -5,7 +5,8 @@ use septa_boot_image::{CapabilityImage, ObjectImage};
 use septa_monitor::{Condition, Predicate, Rule};
 use std::path::{Path, PathBuf};
 
-fn resolve(name: &str) -> Option<PathBuf> {
+fn resolve(binary: septa_image::Binary<'_>) -> Option<PathBuf> {
+    let (septa_image::Binary::Crate(name) | septa_image::Binary::Program(name)) = binary;
     let path = Path::new("tests/binaries").join(name);
     path.is_file().then_some(path)
 }
@@ -195,7 +196,8 @@ fn audit_mode_is_carried_into_the_image() {
          binary = \"demo-client\"\n",
     )
     .expect("writable");
-    let resolve_absolute = |name: &str| {
+    let resolve_absolute = |binary: septa_image::Binary<'_>| {
+        let (septa_image::Binary::Crate(name) | septa_image::Binary::Program(name)) = binary;
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/binaries")
             .join(name);
@@ -231,7 +233,10 @@ fn a_missing_description_names_the_file() {
 
 #[test]
 fn an_unreadable_binary_names_the_entity() {
-    let resolve_missing = |name: &str| Some(PathBuf::from("tests/binaries/missing").join(name));
+    let resolve_missing = |binary: septa_image::Binary<'_>| {
+        let (septa_image::Binary::Crate(name) | septa_image::Binary::Program(name)) = binary;
+        Some(PathBuf::from("tests/binaries/missing").join(name))
+    };
     let diagnostic = septa_image::build(
         Path::new("tests/systems/minimal.toml"),
         interfaces(),
@@ -267,7 +272,7 @@ fn interface_definition_errors_name_the_definition_file() {
 fn every_system_in_the_tree_builds() {
     // Any binary name resolves to a stand-in: this checks the descriptions and their policy
     // tests; `cargo xtask image` checks the binaries exist.
-    let stand_in = |_: &str| Some(PathBuf::from("tests/binaries/demo-client"));
+    let stand_in = |_: septa_image::Binary<'_>| Some(PathBuf::from("tests/binaries/demo-client"));
     let mut built = 0;
     for entry in std::fs::read_dir("../../systems").expect("the systems directory exists") {
         let path = entry.expect("readable").path();

@@ -120,7 +120,16 @@ pub fn log_path(workspace: &Workspace, architecture: Architecture, system: &str)
 pub fn image(workspace: &Workspace, architecture: Architecture, system: &str) -> Result<PathBuf> {
     let description = system_description(workspace, system)?;
     let interfaces = workspace.interfaces_directory();
-    let resolve = |name: &str| workspace.entity_binary(architecture, name);
+    let directory = description
+        .parent()
+        .map_or_else(|| workspace.root.clone(), Path::to_path_buf);
+    let resolve = |binary: septa_image::Binary<'_>| match binary {
+        septa_image::Binary::Crate(name) => workspace.entity_binary(architecture, name),
+        septa_image::Binary::Program(path) => {
+            let path = directory.join(path.replace("{arch}", architecture.name()));
+            path.is_file().then_some(path)
+        }
+    };
     let built = septa_image::build(&description, &interfaces, &resolve)
         .map_err(|diagnostic| anyhow!("the image tool rejected system {system}:\n{diagnostic}"))?;
     let output = image_path(workspace, architecture, system);

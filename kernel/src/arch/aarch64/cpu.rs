@@ -44,6 +44,8 @@ const KIND_WRONG_STACK: u64 = 4;
 const MODE_MASK: u64 = 0xf;
 /// Exception class of `svc` from AArch64.
 const CLASS_SYSTEM_CALL: u64 = 0x15;
+/// Exception class of an FP/SIMD access trapped by `CPACR_EL1` (see `extended`).
+const CLASS_FLOATING_POINT: u64 = 0x07;
 
 const KERNEL_STACK_SIZE: usize = 64 * 1024;
 
@@ -170,6 +172,10 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             let syndrome = read_register!("esr_el1");
             if from_user && syndrome >> 26 & 0x3f == CLASS_SYSTEM_CALL {
                 crate::trap::system_call(frame);
+                return;
+            }
+            if from_user && syndrome >> 26 & 0x3f == CLASS_FLOATING_POINT {
+                crate::trap::floating_point_first_use(frame);
                 return;
             }
             let fault = super::Fault {

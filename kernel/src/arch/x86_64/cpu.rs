@@ -24,6 +24,8 @@ const TSS_SELECTOR: u16 = 0x28;
 pub const SYSTEM_CALL_VECTOR: u64 = 0x100;
 /// Vector of the local APIC timer.
 pub const TIMER_VECTOR: u64 = 32;
+/// Vector of #NM: an x87/SSE instruction while `CR0.TS` is set (see `extended`).
+const DEVICE_NOT_AVAILABLE_VECTOR: u64 = 7;
 /// Vector of spurious local APIC interrupts.
 pub const SPURIOUS_VECTOR: u64 = 0xff;
 
@@ -245,6 +247,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             crate::trap::timer_tick(frame, from_user);
         }
         SPURIOUS_VECTOR => {}
+        DEVICE_NOT_AVAILABLE_VECTOR if from_user => crate::trap::floating_point_first_use(frame),
         vector if vector < 32 => {
             let fault = super::Fault {
                 vector,

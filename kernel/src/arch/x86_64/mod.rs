@@ -3,6 +3,7 @@
 
 pub mod boot;
 pub mod cpu;
+pub mod extended;
 pub mod paging;
 pub mod serial;
 pub mod timer;
@@ -89,5 +90,6 @@ impl Context {
 /// One-time processor initialisation after the boot trampoline.
 pub fn initialise_late() {
     paging::initialise();
+    extended::initialise();
     timer::initialise();
 }
