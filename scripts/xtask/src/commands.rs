@@ -119,6 +119,18 @@ pub fn log_path(workspace: &Workspace, architecture: Architecture, system: &str)
 /// the resolver: only entity binaries built for `architecture` are offered.
 pub fn image(workspace: &Workspace, architecture: Architecture, system: &str) -> Result<PathBuf> {
     let description = system_description(workspace, system)?;
+    pack(workspace, architecture, &description, system)
+}
+
+/// Packs the description at `description` (whose system is named `system`) into
+/// `build/<arch>/<system>.img`, as [`image`] does for a description in `systems/`.
+pub fn pack(
+    workspace: &Workspace,
+    architecture: Architecture,
+    description: &Path,
+    system: &str,
+) -> Result<PathBuf> {
+    let description = description.to_path_buf();
     let interfaces = workspace.interfaces_directory();
     let directory = description
         .parent()

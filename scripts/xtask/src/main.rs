@@ -13,6 +13,7 @@ mod architecture;
 mod bench;
 mod checks;
 mod commands;
+mod exec;
 mod host_tests;
 mod kernel_image;
 mod prerequisites;
@@ -98,6 +99,28 @@ enum Command {
     },
     /// Run the benchmarks: Septa against Linux booted in the same QEMU.
     Bench(bench::BenchOptions),
+    /// Boot a default system with PROGRAM as its application entity; exit with its status.
+    ///
+    /// PROGRAM is a static executable built with the sysroot (C, or Rust std for
+    /// <arch>-unknown-linux-musl). The system is written to build/<arch>/exec.toml; the
+    /// console is streamed to standard output. Exit status: PROGRAM's (0..=125; higher
+    /// statuses read as 125), 124 on timeout, 126 for a kernel panic.
+    Exec {
+        #[command(flatten)]
+        architecture: ArchitectureOption,
+        /// Add NAME=VALUE to the program's environment (repeatable).
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        environment: Vec<String>,
+        /// Kill QEMU after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
+        /// The program to run.
+        program: std::path::PathBuf,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        arguments: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +200,27 @@ fn execute(command: Command) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Exec {
+            architecture: ArchitectureOption { architecture },
+            environment,
+            timeout,
+            program,
+            arguments,
+        } => {
+            let workspace = prepare(Task::Boot, &[architecture])?;
+            let program = exec::Program {
+                path: program,
+                arguments,
+                environment,
+            };
+            let status = exec::run(
+                &workspace,
+                architecture,
+                &program,
+                Duration::from_secs(timeout),
+            )?;
+            Ok(ExitCode::from(u8::try_from(status).unwrap_or(u8::MAX)))
         }
         Command::Bench(options) => {
             bench::run(&options)?;
