@@ -1,0 +1,187 @@
+/*
+ * bench.c: the POSIX paths of `cargo xtask bench`, one source for Linux and Septa.
+ *
+ * The same file is compiled static against the same musl (unpatched for Linux, with
+ * libposix for Septa) and run in the same QEMU machine, so a ratio compares the systems,
+ * not two C libraries. It measures the paths a program takes without any server:
+ *
+ *   clock-gettime       clock_gettime(CLOCK_MONOTONIC): Linux's vDSO against libposix's
+ *                       user-mode counter read.
+ *   malloc-free         malloc(64) then free: musl's allocator over each system's mmap/brk.
+ *   mutex-uncontended   pthread_mutex_lock then unlock with no other thread.
+ *   mutex-contended     two threads each lock, increment and unlock a shared counter; one
+ *                       iteration is one lock/unlock pair of one thread (futex waits and
+ *                       wakes whenever they collide).
+ *   thread-create-join  pthread_create of a thread that returns at once, then pthread_join.
+ *   loop-2insn          exactly two guest instructions per iteration; under
+ *                       `-icount shift=0` it must read 2 ns per iteration.
+ *
+ * Output, one line per figure:  BENCH <name> <iterations> <total_nanoseconds>, then BENCH-END.
+ * A failure prints BENCH-ERROR <what> and exits with status 1. Iterations: argv[1] if given,
+ * else each test calibrates itself to about 300 ms of guest time.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void die(const char *what)
+{
+    printf("BENCH-ERROR %s: %s\n", what, strerror(errno));
+    fflush(stdout);
+    exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        die("clock_gettime");
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t bench_clock_gettime(uint64_t iterations)
+{
+    struct timespec ts;
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++)
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+    return now_ns() - start;
+}
+
+static uint64_t bench_malloc_free(uint64_t iterations)
+{
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++) {
+        void *volatile block = malloc(64);
+        if (!block)
+            die("malloc");
+        free(block);
+    }
+    return now_ns() - start;
+}
+
+static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t bench_mutex_uncontended(uint64_t iterations)
+{
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++) {
+        pthread_mutex_lock(&mutex);
+        pthread_mutex_unlock(&mutex);
+    }
+    return now_ns() - start;
+}
+
+static volatile uint64_t shared_counter;
+static uint64_t contended_rounds;
+
+static void *contender(void *unused)
+{
+    (void)unused;
+    for (uint64_t i = 0; i < contended_rounds; i++) {
+        pthread_mutex_lock(&mutex);
+        shared_counter++;
+        pthread_mutex_unlock(&mutex);
+    }
+    return NULL;
+}
+
+static uint64_t bench_mutex_contended(uint64_t iterations)
+{
+    pthread_t threads[2];
+    contended_rounds = iterations / 2 ? iterations / 2 : 1;
+    shared_counter = 0;
+    uint64_t start = now_ns();
+    for (int i = 0; i < 2; i++)
+        if ((errno = pthread_create(&threads[i], NULL, contender, NULL)) != 0)
+            die("pthread_create");
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    uint64_t elapsed = now_ns() - start;
+    if (shared_counter != 2 * contended_rounds) {
+        errno = 0;
+        die("mutex-contended lost an increment");
+    }
+    /* Report per lock/unlock pair actually made. */
+    return elapsed * iterations / (2 * contended_rounds);
+}
+
+static void *return_at_once(void *argument)
+{
+    return argument;
+}
+
+static uint64_t bench_thread_create_join(uint64_t iterations)
+{
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++) {
+        pthread_t thread;
+        if ((errno = pthread_create(&thread, NULL, return_at_once, NULL)) != 0)
+            die("pthread_create");
+        if ((errno = pthread_join(thread, NULL)) != 0)
+            die("pthread_join");
+    }
+    return now_ns() - start;
+}
+
+static uint64_t bench_loop(uint64_t iterations)
+{
+    uint64_t start = now_ns();
+    uint64_t count = iterations;
+#if defined(__x86_64__)
+    __asm__ volatile("1: dec %0\n\tjnz 1b" : "+r"(count) : : "cc");
+#elif defined(__aarch64__)
+    __asm__ volatile("1: subs %0, %0, #1\n\tb.ne 1b" : "+r"(count) : : "cc");
+#else
+#error "bench.c supports x86_64 and aarch64"
+#endif
+    return now_ns() - start;
+}
+
+struct test {
+    const char *name;
+    uint64_t (*run)(uint64_t iterations);
+};
+
+static const struct test tests[] = {
+    {"clock-gettime", bench_clock_gettime},
+    {"malloc-free", bench_malloc_free},
+    {"mutex-uncontended", bench_mutex_uncontended},
+    {"mutex-contended", bench_mutex_contended},
+    {"thread-create-join", bench_thread_create_join},
+    {"loop-2insn", bench_loop},
+};
+
+/* Doubles the count from 16 until one run takes a tenth of the target, then scales. */
+static uint64_t calibrate(const struct test *test, uint64_t target_ns)
+{
+    uint64_t count = 16;
+    for (;;) {
+        uint64_t elapsed = test->run(count);
+        if (elapsed >= target_ns / 10 || count >= (1ull << 40)) {
+            uint64_t scaled = elapsed ? count * target_ns / elapsed : count * 10;
+            return scaled ? scaled : 1;
+        }
+        count *= 2;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t fixed = argc > 1 ? strtoull(argv[1], NULL, 10) : 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        uint64_t iterations = fixed ? fixed : calibrate(&tests[i], 300000000ull);
+        uint64_t elapsed = tests[i].run(iterations);
+        printf("BENCH %s %llu %llu\n", tests[i].name, (unsigned long long)iterations,
+               (unsigned long long)elapsed);
+        fflush(stdout);
+    }
+    printf("BENCH-END\n");
+    fflush(stdout);
+    return 0;
+}
