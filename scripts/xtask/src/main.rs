@@ -13,12 +13,14 @@ mod architecture;
 mod bench;
 mod checks;
 mod commands;
+mod debian_source;
 mod exec;
 mod host_tests;
 mod kernel_image;
 mod prerequisites;
 mod qemu;
 mod stream;
+mod sysroot;
 mod test_suite;
 mod workspace;
 
@@ -121,6 +123,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         arguments: Vec<String>,
     },
+    /// Build the C sysroot in build/<arch>/sysroot: musl with libposix, compiler wrapper,
+    /// pkg-config wrapper, CMake toolchain file and Meson cross file.
+    ///
+    /// musl comes from Debian's source package as libposix/musl/recipe.toml pins it, and is
+    /// rebuilt only when the recipe, its patches or overlay, or the compiler changed;
+    /// libposix is built with cargo each time. Then `<arch>-septa-cc hello.c -o hello` gives
+    /// a static executable for Septa.
+    Sysroot(ArchitectureOption),
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +231,11 @@ fn execute(command: Command) -> Result<ExitCode> {
                 Duration::from_secs(timeout),
             )?;
             Ok(ExitCode::from(u8::try_from(status).unwrap_or(u8::MAX)))
+        }
+        Command::Sysroot(ArchitectureOption { architecture }) => {
+            let workspace = prepare(Task::Sysroot, &[architecture])?;
+            sysroot::run(&workspace, architecture)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench(options) => {
             bench::run(&options)?;

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use crate::architecture::Architecture;
+use crate::sysroot;
 
 /// A command of the build tool that has prerequisites.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub enum Task {
     Build,
     /// `run`, `test` and `bench`: compile and boot under QEMU.
     Boot,
+    /// `sysroot`: build musl, libposix and the C toolchain files.
+    Sysroot,
 }
 
 /// One thing the host must have.
@@ -31,10 +34,18 @@ pub enum Prerequisite {
         program: &'static str,
         debian_package: &'static str,
     },
+    /// A file at a fixed path (a library, say), installed from a Debian package.
+    File {
+        path: &'static str,
+        debian_package: &'static str,
+    },
 }
 
 /// What `task` needs on the host for `architectures`.
 pub fn required(task: Task, architectures: &[Architecture]) -> Vec<Prerequisite> {
+    if task == Task::Sysroot {
+        return sysroot_required(architectures);
+    }
     let mut list: Vec<Prerequisite> = architectures
         .iter()
         .map(|architecture| Prerequisite::RustTarget(architecture.kernel_target()))
@@ -67,6 +78,54 @@ const HOST_TOOLCHAIN: [Prerequisite; 2] = [
     },
 ];
 
+/// What `sysroot` needs: the Rust target of libposix and of user programs, the LLVM tools
+/// that build musl and put libposix into libc.a, `make` and `patch` for musl's build, and
+/// the GCC runtime the sysroot links with (see `sysroot::gcc_runtime`).
+fn sysroot_required(architectures: &[Architecture]) -> Vec<Prerequisite> {
+    let mut list: Vec<Prerequisite> = architectures
+        .iter()
+        .map(|architecture| Prerequisite::RustTarget(sysroot::user_target(*architecture)))
+        .collect();
+    list.extend(HOST_TOOLCHAIN.iter().cloned());
+    list.extend(SYSROOT_TOOLS.iter().cloned());
+    list.extend(architectures.iter().map(|architecture| {
+        let runtime = sysroot::gcc_runtime(*architecture);
+        Prerequisite::File {
+            path: runtime.library,
+            debian_package: runtime.debian_package,
+        }
+    }));
+    list
+}
+
+/// The tools `sysroot` runs besides clang and lld.
+const SYSROOT_TOOLS: [Prerequisite; 6] = [
+    Prerequisite::Program {
+        program: "llvm-ar-19",
+        debian_package: "llvm-19",
+    },
+    Prerequisite::Program {
+        program: "llvm-ranlib-19",
+        debian_package: "llvm-19",
+    },
+    Prerequisite::Program {
+        program: "llvm-nm-19",
+        debian_package: "llvm-19",
+    },
+    Prerequisite::Program {
+        program: "llvm-objcopy-19",
+        debian_package: "llvm-19",
+    },
+    Prerequisite::Program {
+        program: "make",
+        debian_package: "make",
+    },
+    Prerequisite::Program {
+        program: "patch",
+        debian_package: "patch",
+    },
+];
+
 /// Checks every prerequisite and installs the missing ones.
 pub fn ensure(root: &Path, prerequisites: &[Prerequisite]) -> Result<()> {
     let mut installer = Installer {
@@ -81,6 +140,14 @@ pub fn ensure(root: &Path, prerequisites: &[Prerequisite]) -> Result<()> {
             } => {
                 if find_program(program).is_none() {
                     installer.install(program, debian_package)?;
+                }
+            }
+            Prerequisite::File {
+                path,
+                debian_package,
+            } => {
+                if !Path::new(path).exists() {
+                    installer.install(path, debian_package)?;
                 }
             }
         }
@@ -125,9 +192,21 @@ struct Installer {
 }
 
 impl Installer {
-    fn install(&mut self, program: &str, package: &str) -> Result<()> {
+    /// Installs `package`, which provides `what`: a program on `PATH` or an absolute path.
+    fn install(&mut self, what: &str, package: &str) -> Result<()> {
         let by_hand = format!("apt-get update && apt-get install -y {package} (as root)");
-        println!("xtask: {program} is not on PATH; installing the Debian package {package}");
+        let present = || {
+            if what.starts_with('/') {
+                Path::new(what).exists()
+            } else {
+                find_program(what).is_some()
+            }
+        };
+        if what.starts_with('/') {
+            println!("xtask: {what} is missing; installing the Debian package {package}");
+        } else {
+            println!("xtask: {what} is not on PATH; installing the Debian package {package}");
+        }
         if !self.package_lists_updated {
             run_apt(&["update"])
                 .with_context(|| format!("could not install {package}; run by hand: {by_hand}"))?;
@@ -135,8 +214,8 @@ impl Installer {
         }
         run_apt(&["install", "-y", "--no-install-recommends", package])
             .with_context(|| format!("could not install {package}; run by hand: {by_hand}"))?;
-        if find_program(program).is_none() {
-            bail!("installed {package} but {program} is still not on PATH; run by hand: {by_hand}");
+        if !present() {
+            bail!("installed {package} but {what} is still missing; run by hand: {by_hand}");
         }
         Ok(())
     }
@@ -199,6 +278,37 @@ mod tests {
                 program("ld.lld-19", "lld-19"),
             ]
         );
+    }
+
+    #[test]
+    fn the_sysroot_needs_the_musl_targets_llvm_and_the_gcc_runtime() {
+        let list = required(Task::Sysroot, &Architecture::ALL);
+        assert_eq!(
+            list[..2],
+            [
+                Prerequisite::RustTarget("x86_64-unknown-linux-musl"),
+                Prerequisite::RustTarget("aarch64-unknown-linux-musl"),
+            ]
+        );
+        for program in [
+            "clang-19",
+            "ld.lld-19",
+            "llvm-ar-19",
+            "llvm-objcopy-19",
+            "make",
+        ] {
+            assert!(
+                list.iter().any(|prerequisite| matches!(
+                    prerequisite,
+                    Prerequisite::Program { program: name, .. } if *name == program
+                )),
+                "{program}"
+            );
+        }
+        assert!(list.contains(&Prerequisite::File {
+            path: "/usr/lib/gcc-cross/aarch64-linux-gnu/12/libgcc.a",
+            debian_package: "libgcc-12-dev-arm64-cross",
+        }));
     }
 
     #[test]
