@@ -15,6 +15,7 @@ mod checks;
 mod commands;
 mod debian_source;
 mod exec;
+mod posix_tests;
 mod host_tests;
 mod kernel_image;
 mod prerequisites;
@@ -203,7 +204,7 @@ fn execute(command: Command) -> Result<ExitCode> {
                 Some(architecture) => vec![architecture],
                 None => Architecture::ALL.to_vec(),
             };
-            let workspace = prepare(Task::Boot, &architectures)?;
+            let workspace = prepare(Task::Test, &architectures)?;
             let passed = test_suite::run(&workspace, &architectures)?;
             Ok(if passed {
                 ExitCode::SUCCESS

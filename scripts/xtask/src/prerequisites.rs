@@ -22,6 +22,8 @@ pub enum Task {
     Boot,
     /// `sysroot`: build musl, libposix and the C toolchain files.
     Sysroot,
+    /// `test`: boot, and build the sysroot and the POSIX test programs (with CMake).
+    Test,
 }
 
 /// One thing the host must have.
@@ -45,6 +47,16 @@ pub enum Prerequisite {
 pub fn required(task: Task, architectures: &[Architecture]) -> Vec<Prerequisite> {
     if task == Task::Sysroot {
         return sysroot_required(architectures);
+    }
+    if task == Task::Test {
+        let mut list = required(Task::Boot, architectures);
+        list.extend(sysroot_required(architectures));
+        list.push(Prerequisite::Program {
+            program: "cmake",
+            debian_package: "cmake",
+        });
+        list.dedup();
+        return list;
     }
     let mut list: Vec<Prerequisite> = architectures
         .iter()

@@ -9,6 +9,7 @@ use crate::architecture::Architecture;
 use crate::checks::{self, Tally};
 use crate::commands;
 use crate::host_tests;
+use crate::posix_tests;
 use crate::qemu::Accelerator;
 use crate::workspace::Workspace;
 
@@ -104,6 +105,9 @@ pub fn run(workspace: &Workspace, architectures: &[Architecture]) -> Result<bool
         for system in &systems {
             run_system(workspace, architecture, system, built, &mut tally);
         }
+
+        println!("xtask: == POSIX programs on {architecture}");
+        posix_tests::run(workspace, architecture, built, &mut tally);
     }
 
     if !tally.failures.is_empty() {
