@@ -99,7 +99,7 @@ pub struct Thread {
     /// The caller this thread (a server) owes a reply to.
     pub reply_to: Option<ThreadId>,
     /// Floating-point registers and thread pointer, switched with the thread.
-    pub extended: arch::extended::Extended,
+    pub extended: crate::extended::Extended,
     /// Where a zero is written, and one futex waiter woken, when the thread ends (0: nowhere).
     pub clear_address: u64,
 }
@@ -262,7 +262,7 @@ impl Kernel {
             state: State::Ready,
             deadline: None,
             reply_to: None,
-            extended: arch::extended::Extended::default(),
+            extended: crate::extended::Extended::default(),
             clear_address: 0,
         };
         let identity = match self
@@ -290,9 +290,9 @@ impl Kernel {
             return;
         }
         if let Some(previous) = self.extended_live {
-            arch::extended::save(&mut self.threads[previous as usize].extended);
+            crate::extended::save(&mut self.threads[previous as usize].extended);
         }
-        arch::extended::load(&self.threads[thread as usize].extended);
+        crate::extended::load(&self.threads[thread as usize].extended);
         self.extended_live = Some(thread);
     }
 

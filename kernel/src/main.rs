@@ -28,6 +28,7 @@ extern crate alloc;
 mod arch;
 mod boot;
 mod console;
+mod extended;
 mod futex;
 mod ipc;
 mod kernel;

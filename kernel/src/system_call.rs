@@ -120,7 +120,7 @@ pub fn dispatch(kernel: &mut Kernel) {
                 let record = &mut kernel.threads[thread as usize];
                 arch::extended::set_thread_pointer(
                     &mut record.context,
-                    &mut record.extended,
+                    &mut record.extended.thread_pointer,
                     argument(0),
                     true,
                 );
@@ -176,7 +176,7 @@ fn thread_create(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error>
     record.clear_address = clear_address;
     arch::extended::set_thread_pointer(
         &mut record.context,
-        &mut record.extended,
+        &mut record.extended.thread_pointer,
         thread_pointer,
         false,
     );

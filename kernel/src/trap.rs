@@ -90,7 +90,7 @@ pub fn floating_point_first_use(frame: &mut Context) {
     let loaded = kernel::with(|kernel| {
         save(kernel, frame);
         let thread = kernel.current() as usize;
-        if arch::extended::enable_floating_point(&mut kernel.threads[thread].extended).is_err() {
+        if crate::extended::enable_floating_point(&mut kernel.threads[thread].extended).is_err() {
             let entity = kernel.current_entity();
             kernel.end_entity(entity, Ending::OutOfMemory);
         }

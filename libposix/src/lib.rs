@@ -42,6 +42,7 @@
 #[cfg(test)]
 extern crate std;
 
+mod abi;
 pub mod arch;
 pub mod console;
 pub mod descriptors;

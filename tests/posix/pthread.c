@@ -14,12 +14,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
-#define PLAN 15
+#define PLAN 16
 #define THREADS 8
 #define INCREMENTS 20000
 #define ITEMS 1000
@@ -313,10 +314,45 @@ static void check_others(void) {
           elapsed);
 }
 
+/* Each thread keeps running sums in floating-point registers across many switches (it yields
+ * often, and the timer preempts it); a kernel that lost or mixed up threads' FP/SIMD
+ * registers would corrupt a sum. Every value is an integer below 2^53, so the sums are exact. */
+#define FLOAT_THREADS 4
+#define FLOAT_ROUNDS 200000
+
+static void *float_worker(void *argument) {
+    double factor = (double)(uintptr_t)argument + 1.0;
+    double sum = 0.0, squares = 0.0;
+    for (long round = 1; round <= FLOAT_ROUNDS; round++) {
+        sum += factor * (double)round;
+        squares += (double)(round % 1000) * factor;
+        if (round % 5000 == 0) sched_yield();
+    }
+    double expected_sum = factor * (double)FLOAT_ROUNDS * (FLOAT_ROUNDS + 1) / 2.0;
+    double expected_squares = factor * (double)(FLOAT_ROUNDS / 1000) * (999.0 * 1000.0 / 2.0);
+    return (void *)(uintptr_t)(sum == expected_sum && squares == expected_squares);
+}
+
+static void check_floating_point(void) {
+    pthread_t threads[FLOAT_THREADS];
+    int created = 0, exact = 0;
+    for (uintptr_t index = 0; index < FLOAT_THREADS; index++)
+        if (pthread_create(&threads[index], NULL, float_worker, (void *)index) == 0) created++;
+    for (int index = 0; index < created; index++) {
+        void *result = NULL;
+        pthread_join(threads[index], &result);
+        exact += result != NULL;
+    }
+    check(created == FLOAT_THREADS && exact == FLOAT_THREADS,
+          "floating-point registers survive switches between threads",
+          "%d of %d threads created, %d computed exact sums", created, FLOAT_THREADS, exact);
+}
+
 int main(void) {
     check_plan("pthread", PLAN);
     check_workers();
     check_conditions();
     check_others();
+    check_floating_point();
     return check_finish();
 }

@@ -1,15 +1,7 @@
-//! Per-thread state beyond the trap frame: the FP/SIMD registers.
-//!
-//! The kernel is built soft-float and never touches these registers, so they hold whichever
-//! user thread used them last. A thread gets a save area only when it first uses them: until
-//! then `CPACR_EL1.FPEN` traps the access (class 0x07) and [`enable_floating_point`] gives the
-//! thread a clean area. On a switch the previous thread's registers are saved and the next
-//! thread's loaded; a thread that never used them gets clean registers (so nothing of another
-//! entity stays readable, even speculatively) and the trap armed. Servers that never use
-//! floating point pay nothing on their IPC path. The thread pointer (`TPIDR_EL0`) is part of
-//! the trap frame on this architecture. SVE and SME stay disabled (their instructions fault).
+//! aarch64's part of the extended state (see `crate::extended`): `q0`..`q31`, `fpcr` and
+//! `fpsr`, `CPACR_EL1.FPEN` as the first-use trap. The thread pointer (`TPIDR_EL0`) is part of
+//! the trap frame here. SVE and SME stay disabled (their instructions fault).
 
-use alloc::boxed::Box;
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,22 +14,17 @@ pub struct FloatingPoint {
     status: u64,
 }
 
-const CLEAN: FloatingPoint = FloatingPoint {
+pub const CLEAN: FloatingPoint = FloatingPoint {
     vectors: [0; 32],
     control: 0,
     status: 0,
 };
-static CLEAN_AREA: FloatingPoint = CLEAN;
+/// [`CLEAN`] at a fixed address, to restore from.
+pub static CLEAN_AREA: FloatingPoint = CLEAN;
 
-/// A thread's extended state.
-#[derive(Default)]
-pub struct Extended {
-    /// Saved registers, once the thread has used them.
-    floating_point: Option<Box<FloatingPoint>>,
-}
-
-/// Whether the registers hold some thread's values (not the clean state).
-static DIRTY: AtomicBool = AtomicBool::new(false);
+/// Nothing: the thread pointer lives in the trap frame on this architecture.
+#[derive(Clone, Copy, Default)]
+pub struct ThreadPointer;
 /// Whether FP/SIMD access traps.
 static TRAPPING: AtomicBool = AtomicBool::new(true);
 
@@ -50,7 +37,8 @@ pub fn initialise() {
     set_trapping(true);
 }
 
-fn set_trapping(trapping: bool) {
+/// Arms (or disarms) the first-use trap.
+pub fn set_trapping(trapping: bool) {
     if TRAPPING.swap(trapping, Ordering::Relaxed) == trapping {
         return;
     }
@@ -59,7 +47,8 @@ fn set_trapping(trapping: bool) {
     unsafe { asm!("msr cpacr_el1, {}", "isb", in(reg) value, options(nostack, nomem)) };
 }
 
-fn restore(area: &FloatingPoint) {
+/// Loads the registers from `area`, disarming the trap.
+pub fn restore_registers(area: &FloatingPoint) {
     set_trapping(false);
     // SAFETY: access is enabled just above; the area is a 16-byte-aligned FloatingPoint.
     unsafe {
@@ -95,9 +84,10 @@ fn restore(area: &FloatingPoint) {
     }
 }
 
-/// Saves the registers of the thread that owned them.
-pub fn save(extended: &mut Extended) {
-    if let Some(area) = extended.floating_point.as_deref_mut() {
+/// Saves the registers into `area`; they are loaded and the trap disarmed (their thread ran
+/// with them).
+pub fn save_registers(area: &mut FloatingPoint) {
+    {
         // SAFETY: the thread ran with access enabled, so it still is; the area is 16-byte
         // aligned and large enough.
         unsafe {
@@ -134,36 +124,13 @@ pub fn save(extended: &mut Extended) {
     }
 }
 
-/// Loads `extended` for the thread about to run.
-pub fn load(extended: &Extended) {
-    match extended.floating_point.as_deref() {
-        Some(area) => {
-            restore(area);
-            DIRTY.store(true, Ordering::Relaxed);
-        }
-        None => {
-            if DIRTY.swap(false, Ordering::Relaxed) {
-                restore(&CLEAN_AREA);
-            }
-            set_trapping(true);
-        }
-    }
-}
-
-/// Gives the current thread a clean register area on its first FP/SIMD instruction. Fails
-/// (and changes nothing) when the kernel heap is exhausted.
-pub fn enable_floating_point(extended: &mut Extended) -> Result<(), ()> {
-    let area = crate::memory::try_box(CLEAN).ok_or(())?;
-    restore(&area);
-    DIRTY.store(true, Ordering::Relaxed);
-    extended.floating_point = Some(area);
-    Ok(())
-}
+/// Nothing to load: `TPIDR_EL0` is restored from the trap frame.
+pub fn load_thread_pointer(_thread_pointer: &ThreadPointer) {}
 
 /// Sets a thread's thread pointer (`TPIDR_EL0`, restored from the frame on every return).
 pub fn set_thread_pointer(
     context: &mut super::Context,
-    _extended: &mut Extended,
+    _thread_pointer: &mut ThreadPointer,
     value: u64,
     _running: bool,
 ) {

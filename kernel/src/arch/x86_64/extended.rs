@@ -1,17 +1,8 @@
-//! Per-thread state beyond the trap frame: the SSE/x87 registers and the FS base.
+//! x86_64's part of the extended state (see `crate::extended`): the `fxsave` area of the x87
+//! and SSE registers, `CR0.TS` as the first-use trap, and the FS base as thread pointer.
 //!
-//! The kernel itself never touches floating-point or vector registers (it is built
-//! soft-float), so they hold whichever user thread used them last. A thread gets a save area
-//! only when it first executes such an instruction: until then `CR0.TS` is set, the instruction
-//! raises #NM, and [`enable_floating_point`] gives the thread a clean area. On a switch the
-//! previous thread's registers are saved and the next thread's loaded; a thread that never used
-//! them gets clean registers (so nothing of another entity stays readable, even speculatively)
-//! and `TS` set. Servers that never use floating point pay nothing on their IPC path.
-//!
-//! The registers are saved with `fxsave` (x87 and SSE). `CR4.OSXSAVE` stays clear, so programs
-//! see no AVX and the 512-byte area is the whole state.
+//! `CR4.OSXSAVE` stays clear, so programs see no AVX and the 512-byte area is the whole state.
 
-use alloc::boxed::Box;
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -21,7 +12,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub struct FloatingPoint([u8; 512]);
 
 /// The state an `fninit`-ed processor has: x87 control word 0x37f, MXCSR 0x1f80.
-const CLEAN: FloatingPoint = {
+pub const CLEAN: FloatingPoint = {
     let mut area = [0u8; 512];
     area[0] = 0x7f;
     area[1] = 0x03;
@@ -29,19 +20,12 @@ const CLEAN: FloatingPoint = {
     area[25] = 0x1f;
     FloatingPoint(area)
 };
-static CLEAN_AREA: FloatingPoint = CLEAN;
+/// [`CLEAN`] at a fixed address, to restore from.
+pub static CLEAN_AREA: FloatingPoint = CLEAN;
 
-/// A thread's extended state.
-#[derive(Default)]
-pub struct Extended {
-    /// The FS base: the thread pointer of the x86_64 TLS ABI.
-    thread_pointer: u64,
-    /// Saved registers, once the thread has used them.
-    floating_point: Option<Box<FloatingPoint>>,
-}
-
-/// Whether the registers hold some thread's values (not the clean state).
-static DIRTY: AtomicBool = AtomicBool::new(false);
+/// The FS base: the thread pointer of the x86_64 TLS ABI, kept outside the trap frame.
+#[derive(Clone, Copy, Default)]
+pub struct ThreadPointer(u64);
 /// Whether `CR0.TS` is set.
 static TRAPPING: AtomicBool = AtomicBool::new(true);
 /// The FS base now loaded.
@@ -73,7 +57,8 @@ pub fn initialise() {
     }
 }
 
-fn set_trapping(trapping: bool) {
+/// Arms (or disarms) the first-use trap.
+pub fn set_trapping(trapping: bool) {
     if TRAPPING.swap(trapping, Ordering::Relaxed) == trapping {
         return;
     }
@@ -94,60 +79,36 @@ fn set_trapping(trapping: bool) {
     }
 }
 
-fn restore(area: &FloatingPoint) {
+/// Loads the registers from `area`, disarming the trap.
+pub fn restore_registers(area: &FloatingPoint) {
     set_trapping(false);
     // SAFETY: the area is a valid 16-byte-aligned fxsave image (clean or saved by `save`).
     unsafe { asm!("fxrstor64 [{}]", in(reg) area, options(nostack, readonly)) };
 }
 
-/// Saves the registers of the thread that owned them.
-pub fn save(extended: &mut Extended) {
-    if let Some(area) = extended.floating_point.as_deref_mut() {
-        // SAFETY: the thread's registers are loaded and TS is clear (it ran with them); the
-        // area is 16-byte aligned and 512 bytes.
-        unsafe { asm!("fxsave64 [{}]", in(reg) area, options(nostack)) };
-    }
+/// Saves the registers into `area`; they are loaded and the trap disarmed (their thread ran
+/// with them).
+pub fn save_registers(area: &mut FloatingPoint) {
+    // SAFETY: TS is clear while a thread owns the registers; the area is 16-byte aligned and
+    // 512 bytes.
+    unsafe { asm!("fxsave64 [{}]", in(reg) area, options(nostack)) };
 }
 
-/// Loads `extended` for the thread about to run.
-pub fn load(extended: &Extended) {
-    if LOADED_THREAD_POINTER.swap(extended.thread_pointer, Ordering::Relaxed)
-        != extended.thread_pointer
-    {
-        write_thread_pointer(extended.thread_pointer);
+/// Loads a thread's FS base when it differs from the one loaded.
+pub fn load_thread_pointer(thread_pointer: &ThreadPointer) {
+    if LOADED_THREAD_POINTER.swap(thread_pointer.0, Ordering::Relaxed) != thread_pointer.0 {
+        write_thread_pointer(thread_pointer.0);
     }
-    match extended.floating_point.as_deref() {
-        Some(area) => {
-            restore(area);
-            DIRTY.store(true, Ordering::Relaxed);
-        }
-        None => {
-            if DIRTY.swap(false, Ordering::Relaxed) {
-                restore(&CLEAN_AREA);
-            }
-            set_trapping(true);
-        }
-    }
-}
-
-/// Gives the current thread a clean register area on its first floating-point instruction.
-/// Fails (and changes nothing) when the kernel heap is exhausted.
-pub fn enable_floating_point(extended: &mut Extended) -> Result<(), ()> {
-    let area = crate::memory::try_box(CLEAN).ok_or(())?;
-    restore(&area);
-    DIRTY.store(true, Ordering::Relaxed);
-    extended.floating_point = Some(area);
-    Ok(())
 }
 
 /// Sets a thread's thread pointer; `running` says whether it is the thread now loaded.
 pub fn set_thread_pointer(
     _context: &mut super::Context,
-    extended: &mut Extended,
+    thread_pointer: &mut ThreadPointer,
     value: u64,
     running: bool,
 ) {
-    extended.thread_pointer = value;
+    thread_pointer.0 = value;
     if running {
         LOADED_THREAD_POINTER.store(value, Ordering::Relaxed);
         write_thread_pointer(value);
