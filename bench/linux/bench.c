@@ -20,6 +20,13 @@
  * Each round trip is one message each way, so on the one-CPU machine it
  * includes two context switches, like a Septa IPC call and reply.
  *
+ * Then it runs /posix-bench, if the initramfs has it: bench/posix/bench.c,
+ * the POSIX paths Septa runs the same source for, built static against
+ * upstream musl. Its `BENCH posix-…` lines are passed on to the console; its
+ * own BENCH-END is not (this program prints the one BENCH-END, last), and a
+ * run that fails or ends without one is a BENCH-ERROR. It inherits the
+ * environment, so bench_iterations and bench_target_ms reach it too.
+ *
  * Output, one line per figure, on the console:
  *
  *   BENCH <name> <iterations> <total_nanoseconds>
@@ -45,7 +52,8 @@
  * reboot(RB_POWER_OFF), a PSCI SYSTEM_OFF, ends QEMU with status 0 and the
  * console alone (BENCH-END, BENCH-ERROR) says whether the run succeeded.
  *
- * Build (Debian's glibc, static):
+ * Build (Debian's glibc, static; /posix-bench is built apart, see
+ * scripts/xtask/src/bench/posix.rs):
  *   x86_64:  gcc -static -O2 -pthread -o init bench.c
  *   aarch64: aarch64-linux-gnu-gcc -static -O2 -pthread -o init bench.c
  */
@@ -246,6 +254,57 @@ static uint64_t bench_futex(uint64_t iterations)
     return elapsed;
 }
 
+/* ---- the POSIX program ------------------------------------------------------ */
+
+#define POSIX_BENCH "/posix-bench"
+
+/* Runs POSIX_BENCH with its standard output on a pipe, copying its lines to
+ * ours except its BENCH-END. */
+static void run_posix_bench(void)
+{
+    if (access(POSIX_BENCH, X_OK) != 0) {
+        printf("INFO posix-bench not run (%s: %s)\n", POSIX_BENCH, strerror(errno));
+        return;
+    }
+    int output[2];
+    if (pipe(output) != 0)
+        die("pipe");
+    fflush(stdout);
+    pid_t child = fork();
+    if (child < 0)
+        die("fork");
+    if (child == 0) {
+        if (dup2(output[1], STDOUT_FILENO) < 0)
+            _exit(126);
+        close(output[0]);
+        close(output[1]);
+        execl(POSIX_BENCH, POSIX_BENCH, (char *)NULL);
+        printf("BENCH-ERROR exec %s: %s\n", POSIX_BENCH, strerror(errno));
+        fflush(stdout);
+        _exit(127);
+    }
+    close(output[1]);
+    FILE *lines = fdopen(output[0], "r");
+    if (lines == NULL)
+        die("fdopen");
+    char line[512];
+    int ended = 0;
+    while (fgets(line, sizeof line, lines) != NULL) {
+        if (strcmp(line, "BENCH-END\n") == 0)
+            ended = 1;
+        else
+            fputs(line, stdout);
+    }
+    fclose(lines);
+    int status;
+    if (waitpid(child, &status, 0) < 0)
+        die("waitpid");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        printf("BENCH-ERROR %s failed (wait status %#x)\n", POSIX_BENCH, (unsigned)status);
+    else if (!ended)
+        printf("BENCH-ERROR %s ended without BENCH-END\n", POSIX_BENCH);
+}
+
 /* ---- driver --------------------------------------------------------------- */
 
 struct test {
@@ -403,6 +462,7 @@ int main(int argc, char **argv)
         printf("BENCH %s %llu %llu\n", test->name, (unsigned long long)iterations,
                (unsigned long long)elapsed);
     }
+    run_posix_bench();
     /* After the tests: early in boot an x86 kernel may still be on tsc-early. */
     print_file("clocksource",
                "/sys/devices/system/clocksource/clocksource0/current_clocksource");

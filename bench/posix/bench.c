@@ -16,9 +16,15 @@
  *   loop-2insn          exactly two guest instructions per iteration; under
  *                       `-icount shift=0` it must read 2 ns per iteration.
  *
- * Output, one line per figure:  BENCH <name> <iterations> <total_nanoseconds>, then BENCH-END.
- * A failure prints BENCH-ERROR <what> and exits with status 1. Iterations: argv[1] if given,
- * else each test calibrates itself to about 300 ms of guest time.
+ * Output, one line per figure:  BENCH posix-<name> <iterations> <total_nanoseconds>, then
+ * BENCH-END. The `posix-` prefix keeps the figures apart from bench/linux/bench.c's, whose /init
+ * runs this program in the same boot and passes its lines on to the console. A failure prints
+ * BENCH-ERROR <what> and exits with status 1.
+ *
+ * Iterations: a fixed count from argv[1] or the environment variable bench_iterations; otherwise
+ * each test calibrates itself to run for about bench_target_ms (default 300) of guest time. On
+ * Linux both variables come from the kernel's command line through /init's environment; on
+ * Septa from the environment of the program's entity (scripts/xtask/src/bench/posix.rs).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -149,12 +155,12 @@ struct test {
 };
 
 static const struct test tests[] = {
-    {"clock-gettime", bench_clock_gettime},
-    {"malloc-free", bench_malloc_free},
-    {"mutex-uncontended", bench_mutex_uncontended},
-    {"mutex-contended", bench_mutex_contended},
-    {"thread-create-join", bench_thread_create_join},
-    {"loop-2insn", bench_loop},
+    {"posix-clock-gettime", bench_clock_gettime},
+    {"posix-malloc-free", bench_malloc_free},
+    {"posix-mutex-uncontended", bench_mutex_uncontended},
+    {"posix-mutex-contended", bench_mutex_contended},
+    {"posix-thread-create-join", bench_thread_create_join},
+    {"posix-loop-2insn", bench_loop},
 };
 
 /* Doubles the count from 16 until one run takes a tenth of the target, then scales. */
@@ -171,11 +177,23 @@ static uint64_t calibrate(const struct test *test, uint64_t target_ns)
     }
 }
 
+/* A whole number, or 0 for none or anything else. */
+static uint64_t parse_count(const char *text)
+{
+    if (text == NULL || *text == '\0')
+        return 0;
+    char *end;
+    unsigned long long value = strtoull(text, &end, 10);
+    return *end == '\0' ? value : 0;
+}
+
 int main(int argc, char **argv)
 {
-    uint64_t fixed = argc > 1 ? strtoull(argv[1], NULL, 10) : 0;
+    uint64_t fixed = parse_count(argc > 1 ? argv[1] : getenv("bench_iterations"));
+    uint64_t target_ms = parse_count(getenv("bench_target_ms"));
+    uint64_t target_ns = (target_ms ? target_ms : 300) * 1000000ull;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        uint64_t iterations = fixed ? fixed : calibrate(&tests[i], 300000000ull);
+        uint64_t iterations = fixed ? fixed : calibrate(&tests[i], target_ns);
         uint64_t elapsed = tests[i].run(iterations);
         printf("BENCH %s %llu %llu\n", tests[i].name, (unsigned long long)iterations,
                (unsigned long long)elapsed);

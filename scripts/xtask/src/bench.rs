@@ -1,6 +1,6 @@
-//! `cargo xtask bench`: Septa's IPC round trip against Linux, booted in the
-//! same QEMU machine in the same run (design.md, section 7), on each
-//! architecture.
+//! `cargo xtask bench`: Septa's IPC round trip and its POSIX paths against
+//! Linux, booted in the same QEMU machine in the same run (design.md,
+//! section 7), on each architecture.
 //!
 //! Clocks inside a TCG guest are emulated, so an absolute time means little;
 //! every Septa figure is therefore printed as a ratio to a Linux figure
@@ -12,32 +12,46 @@
 //!    aarch64), packed as `/init` of a newc initramfs ([`cpio`]), booted on the
 //!    kernel of Debian's `linux-image-amd64` or `linux-image-arm64` ([`linux`]).
 //!    It measures a null system call and 1-byte pipe, AF_UNIX and futex round
-//!    trips.
+//!    trips, then runs `/posix-bench` beside it: the POSIX program below,
+//!    built against upstream musl.
 //! 2. Septa: `systems/bench.toml`, built and packed like `cargo xtask image
 //!    bench` ([`septa`]); its entity measures IPC round trips with an empty and
 //!    a 4 KiB message, monitor on.
+//! 3. The POSIX paths ([`posix`]): `bench/posix/bench.c`, one source, static
+//!    against musl 1.2.3 on both systems (upstream for Linux, with libposix
+//!    for Septa; same tarball, compiler and libgcc), measures
+//!    `clock_gettime`, `malloc`/`free`, an uncontended and a contended mutex,
+//!    and thread creation and join. On Septa it runs alone in a system
+//!    generated as `cargo xtask exec` generates one, booted with the bench's
+//!    machine settings. The goal: each path within 1.2 times Linux.
 //!
-//!    Linux and Septa boot alternately, three times each, and each wall-clock
-//!    figure is the best of its boots ([`WALL_BOOTS`]); a Linux boot that hangs
-//!    in its TSC calibration is retried ([`LINUX_ATTEMPTS`]).
-//! 3. Both again with `-icount shift=0`: QEMU then advances the guest clock by
-//!    exactly 1 ns per guest instruction, so nanoseconds per operation read
-//!    inside the guest are guest instructions per operation. Both programs
-//!    check this with a loop of known length.
-//! 4. The architecture's tables ([`report`]) go to stdout and into
+//!    Each round boots Linux, Septa's IPC system and Septa's POSIX system, in
+//!    that order; three rounds, and each wall-clock figure is the best of its
+//!    boots ([`WALL_BOOTS`]); a Linux boot that hangs in its TSC calibration
+//!    is retried ([`LINUX_ATTEMPTS`]).
+//! 4. The same rounds once more with `-icount shift=0`: QEMU then advances
+//!    the guest clock by exactly 1 ns per guest instruction, so nanoseconds
+//!    per operation read inside the guest are guest instructions per
+//!    operation. Every program checks this with a loop of known length.
+//! 5. The architecture's tables ([`report`]) go to stdout and into
 //!    `docs/benchmarks.md`, one section per architecture between markers that
 //!    keep the hand-written text around them; an architecture not measured in
 //!    this run keeps its earlier section.
 //!
-//! Both guests speak one console protocol, `BENCH <name> <iterations>
-//! <total_nanoseconds>`; figures are never timed assertions in tests.
+//! Every guest speaks one console protocol, `BENCH <name> <iterations>
+//! <total_nanoseconds>`, the POSIX program's names starting with `posix-`;
+//! figures are never timed assertions in tests. A side that cannot be built
+//! or booted (Septa's image, either POSIX program) is reported as such in the
+//! tables and the rest is still measured; only a failing Linux baseline fails
+//! the architecture.
 
 mod cpio;
 mod linux;
+mod posix;
 mod report;
 mod septa;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -49,6 +63,7 @@ use crate::qemu::{self, Accelerator, Boot, Ending};
 use crate::workspace::{self, Workspace};
 
 use linux::Baseline;
+use posix::Posix;
 use report::{Console, Report, Runs, Setting};
 
 /// Options of `cargo xtask bench`.
@@ -197,10 +212,31 @@ fn measure(
     let baseline = linux::baseline(architecture);
     let packages = root.join("build").join("bench");
     let work = packages.join(architecture.name());
-    let linux = linux::prepare(root, &baseline, &work.join("linux"), &packages)?;
+    let linux_posix = posix::build_for_linux(workspace, architecture, &work.join("posix-linux"));
+    if let Err(error) = &linux_posix {
+        println!("xtask: the Linux POSIX program is not available: {error:#}");
+    }
+    let linux = linux::prepare(
+        root,
+        &baseline,
+        &work.join("linux"),
+        &packages,
+        linux_posix
+            .as_ref()
+            .ok()
+            .map(|built| built.program.as_path()),
+    )?;
     let septa = septa::prepare(workspace, architecture);
     if let Err(reason) = &septa {
         println!("xtask: Septa bench image not available: {reason}");
+    }
+    let septa_posix = match &septa {
+        Err(reason) => Err(format!("Septa was not built: {reason}")),
+        Ok(_) => posix::build_for_septa(workspace, architecture, &work.join("posix-septa"))
+            .map_err(|error| format!("{error:#}")),
+    };
+    if let Err(reason) = &septa_posix {
+        println!("xtask: Septa's POSIX program is not available: {reason}");
     }
 
     let clocks: &[Clock] = if options.skip_icount {
@@ -210,6 +246,8 @@ fn measure(
     };
     let mut linux_runs = Vec::new();
     let mut septa_runs = Vec::new();
+    let mut posix_runs = Vec::new();
+    let mut posix_command = None;
     for &clock in clocks {
         let (target, boots) = match clock {
             Clock::Wall => (WALL_TARGET_MILLISECONDS, WALL_BOOTS),
@@ -218,33 +256,56 @@ fn measure(
         let append = linux_command_line(&baseline, options.iterations, target);
         let mut linux_boot = linux_boot(architecture, &linux, &append, clock, &work);
         linux_boot.timeout = linux_timeout(clock, options.iterations);
+        let posix_boot = septa_posix.clone().and_then(|built| {
+            let image = posix::pack_septa(
+                workspace,
+                architecture,
+                &built.program,
+                iteration_environment(options.iterations, target),
+                clock.name(),
+            )
+            .map_err(|error| format!("packing the POSIX system failed: {error:#}"))?;
+            Ok(septa_boot(
+                architecture,
+                &workspace.kernel_boot_file(architecture),
+                &image,
+                clock,
+                work.join(format!("septa-posix-{}.log", clock.name())),
+            ))
+        });
+        if let (Clock::Wall, Ok(boot)) = (clock, &posix_boot) {
+            posix_command = Some(display_command(&qemu::boot_command(boot), root));
+        }
         let mut linux_consoles = Vec::new();
-        let mut septa_consoles = Vec::new();
-        let mut septa_failure = None;
+        let mut septa_consoles = Boots::default();
+        let mut posix_consoles = Boots::default();
         for round in 1..=boots {
             println!(
                 "xtask: bench: {architecture} {} boot {round} of {boots}",
                 clock.name()
             );
             linux_consoles.push(boot_linux(&baseline, &linux_boot)?);
-            if let (Ok(septa), None) = (&septa, &septa_failure) {
-                match boot_septa(&septa_boot(architecture, septa, clock, &work)) {
-                    Ok(console) => septa_consoles.push(console),
-                    Err(reason) => septa_failure = Some(reason),
-                }
+            if let Ok(septa) = &septa {
+                septa_consoles.boot(&septa_boot(
+                    architecture,
+                    &septa.kernel,
+                    &septa.image,
+                    clock,
+                    work.join(format!("septa-{}.log", clock.name())),
+                ));
+            }
+            if let Ok(boot) = &posix_boot {
+                posix_consoles.boot(boot);
             }
         }
         linux_runs.push(Console::best_of(&linux_consoles));
         if septa.is_ok() {
-            septa_runs.push(match septa_failure {
-                Some(reason) if septa_consoles.is_empty() => Err(reason),
-                failure => {
-                    let mut console = Console::best_of(&septa_consoles);
-                    console.errors.extend(failure);
-                    Ok(console)
-                }
-            });
+            septa_runs.push(septa_consoles.best());
         }
+        posix_runs.push(match &posix_boot {
+            Ok(_) => posix_consoles.best().map(posix::check_septa_console),
+            Err(reason) => Err(reason.clone()),
+        });
     }
 
     let mut linux_runs = linux_runs.into_iter();
@@ -256,11 +317,28 @@ fn measure(
         Err(reason) => report::Septa::Unavailable(reason.clone()),
         Ok(_) => combine_septa(septa_runs),
     };
+    let posix = Posix {
+        linux_build: linux_posix
+            .map(|built| built.command)
+            .map_err(|error| format!("{error:#}")),
+        septa_command: posix_command,
+        septa: match &septa_posix {
+            Err(reason) => report::Septa::Unavailable(reason.clone()),
+            Ok(_) => combine_septa(posix_runs),
+        },
+        septa_build: septa_posix.map(|built| built.command),
+    };
 
     let wall_append = linux_command_line(&baseline, options.iterations, WALL_TARGET_MILLISECONDS);
     let septa_command = septa.as_ref().ok().map(|septa| {
         display_command(
-            &qemu::boot_command(&septa_boot(architecture, septa, Clock::Wall, &work)),
+            &qemu::boot_command(&septa_boot(
+                architecture,
+                &septa.kernel,
+                &septa.image,
+                Clock::Wall,
+                work.join("septa-wall.log"),
+            )),
             root,
         )
     });
@@ -299,7 +377,41 @@ fn measure(
         setting,
         linux: linux_runs,
         septa: septa_result,
+        posix,
     })
+}
+
+/// The boots of one Septa system under one clock: their consoles, and the first failure,
+/// after which that system is not booted again.
+#[derive(Default)]
+struct Boots {
+    consoles: Vec<Console>,
+    failure: Option<String>,
+}
+
+impl Boots {
+    fn boot(&mut self, boot: &Boot) {
+        if self.failure.is_some() {
+            return;
+        }
+        match boot_septa(boot) {
+            Ok(console) => self.consoles.push(console),
+            Err(reason) => self.failure = Some(reason),
+        }
+    }
+
+    /// The best of the boots, with the failure among its errors; `Err` if none printed a
+    /// figure.
+    fn best(self) -> Result<Console, String> {
+        match self.failure {
+            Some(reason) if self.consoles.is_empty() => Err(reason),
+            failure => {
+                let mut console = Console::best_of(&self.consoles);
+                console.errors.extend(failure);
+                Ok(console)
+            }
+        }
+    }
 }
 
 /// The architectures to benchmark: the one asked for, or all of them.
@@ -349,30 +461,47 @@ fn linux_boot(
     }
 }
 
-fn septa_boot(architecture: Architecture, septa: &septa::Septa, clock: Clock, work: &Path) -> Boot {
+/// A boot of a Septa image on the bench's machine line, with the clock's arguments.
+fn septa_boot(
+    architecture: Architecture,
+    kernel: &Path,
+    image: &Path,
+    clock: Clock,
+    log: PathBuf,
+) -> Boot {
     Boot {
         architecture,
         accelerator: Accelerator::Tcg,
-        kernel: septa.kernel.clone(),
-        initrd: Some(septa.image.clone()),
+        kernel: kernel.to_path_buf(),
+        initrd: Some(image.to_path_buf()),
         extra_arguments: clock.extra_arguments(),
         timeout: SEPTA_TIMEOUT,
-        log: work.join(format!("septa-{}.log", clock.name())),
+        log,
         interactive: false,
     }
 }
 
+/// The environment that carries the iteration choice to the POSIX program on Septa, as
+/// Linux's command line carries it to `/init` and its child.
+fn iteration_environment(iterations: Option<u64>, target_milliseconds: u64) -> Vec<String> {
+    vec![match iterations {
+        Some(iterations) => format!("bench_iterations={iterations}"),
+        None => format!("bench_target_ms={target_milliseconds}"),
+    }]
+}
+
 /// How long a Linux boot may take before QEMU is killed. Kept short, as a
 /// boot that hangs (see [`LINUX_ATTEMPTS`]) costs this much: a calibrated
-/// boot takes about 9 s, 14 s under icount, so this leaves a factor of five
-/// for a loaded host. Fixed iteration counts add time: the slowest figures
-/// take about 0.2 ms per iteration of guest time, and there are five.
+/// boot, POSIX program included, takes about 10 to 13 s, 15 s under icount,
+/// so this leaves a factor of three to four for a loaded host. Fixed
+/// iteration counts add time: all eleven figures together take about 1 ms
+/// per iteration of guest time (`posix-thread-create-join` 0.4 to 0.6 ms).
 fn linux_timeout(clock: Clock, iterations: Option<u64>) -> Duration {
     let calibrated = match clock {
         Clock::Wall => Duration::from_secs(45),
         Clock::Instructions => Duration::from_secs(75),
     };
-    let per_iteration = Duration::from_millis(2);
+    let per_iteration = Duration::from_millis(3);
     calibrated
         + per_iteration.saturating_mul(u32::try_from(iterations.unwrap_or(0)).unwrap_or(u32::MAX))
 }
@@ -661,7 +790,7 @@ mod tests {
         );
         assert_eq!(
             linux_timeout(Clock::Wall, Some(10_000)),
-            Duration::from_secs(65)
+            Duration::from_secs(75)
         );
         assert!(linux_timeout(Clock::Wall, Some(u64::MAX)) > Duration::from_secs(1_000_000));
     }
@@ -733,6 +862,15 @@ mod tests {
         assert_eq!(
             problem.description,
             "ran on clock source jiffies, not arch_sys_counter"
+        );
+    }
+
+    #[test]
+    fn the_posix_program_on_septa_gets_the_iteration_choice_in_its_environment() {
+        assert_eq!(iteration_environment(None, 500), ["bench_target_ms=500"]);
+        assert_eq!(
+            iteration_environment(Some(1000), 500),
+            ["bench_iterations=1000"]
         );
     }
 

@@ -21,6 +21,9 @@
 //!    changed are rewritten, so builds against the sysroot do not redo work needlessly; files
 //!    a previous run wrote and this one does not are removed (the list is
 //!    `share/septa/manifest`), and anything else installed into the sysroot is left alone.
+//!
+//! [`build_linux_musl`] builds the same tarball without any of Septa's changes, for the
+//! Linux side of `cargo xtask bench`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -195,7 +198,7 @@ pub fn run(workspace: &Workspace, architecture: Architecture) -> Result<()> {
 /// Builds (or brings up to date) the sysroot of `architecture` and returns its directory.
 pub fn build(workspace: &Workspace, architecture: Architecture) -> Result<PathBuf> {
     let recipe = Recipe::load(&workspace.root)?;
-    let musl = build_musl(workspace, architecture, &recipe)?;
+    let musl = build_musl(workspace, architecture, &recipe, MuslFlavour::Septa)?;
     let libposix = libposix_archive(workspace, architecture)?;
     let work = workspace.output_directory(architecture).join("libposix");
     fs::create_dir_all(&work).with_context(|| format!("could not create {}", work.display()))?;
@@ -284,18 +287,62 @@ fn check_relative(path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds musl unless the build in `build/<arch>/musl/` is from the same recipe; returns
-/// its installation directory.
+/// Which musl to build from the recipe's tarball.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MuslFlavour {
+    /// With the recipe's patches, removals and overlay: the sysroot's, in `build/<arch>/musl/`.
+    Septa,
+    /// The tarball as it is, for Linux, in `build/<arch>/linux-musl/`: the C library the
+    /// bench links its Linux POSIX program with, so that a ratio compares the systems, not
+    /// two C libraries.
+    Upstream,
+}
+
+/// Builds the unchanged upstream musl of the recipe for Linux (same tarball, checksums,
+/// configuration and compiler as the sysroot's musl; none of Septa's changes) and returns its
+/// installation, `build/<arch>/linux-musl/install/`. The compiler runtime the sysroot uses
+/// (libgcc.a and the crt begin and end objects) is copied into its `lib/`, so
+/// `clang-19 --target=<arch>-linux-musl --sysroot=<installation> -static -fuse-ld=lld
+/// --rtlib=libgcc --unwindlib=none` links against it as the sysroot's wrapper does.
+pub fn build_linux_musl(workspace: &Workspace, architecture: Architecture) -> Result<PathBuf> {
+    let recipe = Recipe::load(&workspace.root)?;
+    let installation = build_musl(workspace, architecture, &recipe, MuslFlavour::Upstream)?;
+    let runtime = gcc_runtime(architecture);
+    for name in GCC_RUNTIME_FILES {
+        let source = Path::new(runtime.directory).join(name);
+        let bytes = fs::read(&source).with_context(|| {
+            format!(
+                "could not read {} (Debian package {})",
+                source.display(),
+                runtime.debian_package
+            )
+        })?;
+        let destination = installation.join("lib").join(name);
+        if fs::read(&destination).ok().as_deref() != Some(bytes.as_slice()) {
+            write_file(&destination, &bytes, 0o644)?;
+        }
+    }
+    Ok(installation)
+}
+
+/// Builds musl unless the build in `build/<arch>/musl/` (`linux-musl/` for the upstream
+/// flavour) is from the same recipe; returns its installation directory.
 fn build_musl(
     workspace: &Workspace,
     architecture: Architecture,
     recipe: &Recipe,
+    flavour: MuslFlavour,
 ) -> Result<PathBuf> {
     let root = &workspace.root;
-    let directory = workspace.output_directory(architecture).join("musl");
+    let directory = workspace
+        .output_directory(architecture)
+        .join(match flavour {
+            MuslFlavour::Septa => "musl",
+            MuslFlavour::Upstream => "linux-musl",
+        });
     let installation = directory.join("install");
     let stamp = directory.join("recipe-hash");
-    let key = musl_key(root, architecture, recipe)?;
+    let key = musl_key(root, architecture, recipe, flavour)?;
     if fs::read_to_string(&stamp).ok().as_deref() == Some(key.as_str())
         && installation.join("lib/libc.a").is_file()
     {
@@ -319,14 +366,20 @@ fn build_musl(
     // Checked again right before unpacking, whatever happened to the files since the fetch.
     debian_source::verify(&recipe.source, &downloads)?;
     debian_source::unpack(&downloads.join(&recipe.tarball), &tree)?;
-    apply_changes(root, recipe, &tree)?;
+    if flavour == MuslFlavour::Septa {
+        apply_changes(root, recipe, &tree)?;
+    }
 
     let objects = directory.join("objects");
     fs::create_dir_all(&objects)
         .with_context(|| format!("could not create {}", objects.display()))?;
     let log = directory.join("build.log");
     println!(
-        "xtask: building musl {} for {architecture} (log: {})",
+        "xtask: building {}musl {} for {architecture} (log: {})",
+        match flavour {
+            MuslFlavour::Septa => "",
+            MuslFlavour::Upstream => "upstream ",
+        },
         recipe.source.version,
         relative(root, &log).display()
     );
@@ -357,7 +410,12 @@ fn build_musl(
 }
 
 /// The hash that decides whether a musl build can be kept: everything that goes into it.
-fn musl_key(root: &Path, architecture: Architecture, recipe: &Recipe) -> Result<String> {
+fn musl_key(
+    root: &Path,
+    architecture: Architecture,
+    recipe: &Recipe,
+    flavour: MuslFlavour,
+) -> Result<String> {
     let compiler = Command::new("clang-19")
         .arg("--version")
         .output()
@@ -371,6 +429,10 @@ fn musl_key(root: &Path, architecture: Architecture, recipe: &Recipe) -> Result<
     part("architecture", architecture.name().as_bytes());
     part("compiler", &compiler.stdout);
     part("recipe", recipe.text.as_bytes());
+    if flavour == MuslFlavour::Upstream {
+        part("flavour", b"upstream");
+        return debian_source::sha256_bytes(&description);
+    }
     for patch in &recipe.patches {
         let path = root.join(PATCHES).join(patch);
         let bytes =

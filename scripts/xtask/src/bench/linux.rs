@@ -1,6 +1,7 @@
 //! Linux's side of the bench: Debian's kernel and an initramfs whose `/init`
 //! is the static benchmark program `bench/linux/bench.c`, for each
-//! architecture ([`Baseline`]).
+//! architecture ([`Baseline`]), with the POSIX program beside it as
+//! `/posix-bench` (built by [`super::posix`]) when it could be built.
 //!
 //! Kernel packages go to `build/bench/`, fetched once with `apt-get download`
 //! and kept; later runs reuse them (and work offline), unless Debian has
@@ -89,12 +90,18 @@ pub struct Linux {
 }
 
 /// Compiles the program into `output` (`build/bench/<arch>/linux/`), packs
-/// the initramfs there, and fetches the kernel into `packages`
-/// (`build/bench/`).
-pub fn prepare(root: &Path, baseline: &Baseline, output: &Path, packages: &Path) -> Result<Linux> {
+/// the initramfs there with `posix_program` if there is one, and fetches the
+/// kernel into `packages` (`build/bench/`).
+pub fn prepare(
+    root: &Path,
+    baseline: &Baseline,
+    output: &Path,
+    packages: &Path,
+    posix_program: Option<&Path>,
+) -> Result<Linux> {
     let program = build_program(root, baseline, output)?;
     let initramfs = output.join("initramfs.cpio");
-    write_initramfs(&program, &initramfs)?;
+    write_initramfs(&program, posix_program, &initramfs)?;
     let package = fetch_kernel_package(baseline, packages)?;
     let (name, version) = package_identity(&package)?;
     let kernel = extract_kernel(&package, &packages.join(format!("{name}_{version}")))?;
@@ -138,16 +145,19 @@ fn build_program(root: &Path, baseline: &Baseline, output_directory: &Path) -> R
     Ok(program)
 }
 
-/// The newc archive: `/init` and the mount points and console it uses.
-fn write_initramfs(program: &Path, output: &Path) -> Result<()> {
-    let contents =
-        std::fs::read(program).with_context(|| format!("could not read {}", program.display()))?;
+/// The newc archive: `/init` and the mount points and console it uses, and
+/// the POSIX program that `/init` runs, if given.
+fn write_initramfs(program: &Path, posix_program: Option<&Path>, output: &Path) -> Result<()> {
+    let read = |path: &Path| {
+        std::fs::read(path).with_context(|| format!("could not read {}", path.display()))
+    };
+    let contents = read(program)?;
     let directory = |path: &str, permissions| Entry {
         path: path.to_owned(),
         permissions,
         kind: Kind::Directory,
     };
-    let archive = cpio::archive(&[
+    let mut entries = vec![
         directory("dev", 0o755),
         // The kernel opens /dev/console for init's standard streams; without
         // it init would run with none.
@@ -163,7 +173,17 @@ fn write_initramfs(program: &Path, output: &Path) -> Result<()> {
             permissions: 0o755,
             kind: Kind::File { contents },
         },
-    ]);
+    ];
+    if let Some(posix_program) = posix_program {
+        entries.push(Entry {
+            path: super::posix::INITRAMFS_PATH.to_owned(),
+            permissions: 0o755,
+            kind: Kind::File {
+                contents: read(posix_program)?,
+            },
+        });
+    }
+    let archive = cpio::archive(&entries);
     std::fs::write(output, archive).with_context(|| format!("could not write {}", output.display()))
 }
 
