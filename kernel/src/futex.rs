@@ -6,7 +6,6 @@
 
 use crate::kernel::{EntityId, Kernel, State, ThreadId};
 use crate::memory::user;
-use alloc::vec::Vec;
 use septa_abi::Error;
 
 fn check_address(address: u64) -> Result<(), Error> {
@@ -33,25 +32,27 @@ pub fn wait(kernel: &mut Kernel, address: u64, expected: u64, timeout: u64) -> R
     Ok(())
 }
 
-/// Up to `limit` of the threads of `entity` waiting at `address`, oldest first.
-fn waiters(kernel: &Kernel, entity: EntityId, address: u64, limit: u64) -> Vec<ThreadId> {
-    kernel
-        .futex_waiters
-        .iter()
-        .copied()
-        .filter(|thread| {
-            let record = &kernel.threads[*thread as usize];
-            record.entity == entity
-                && matches!(record.state, State::Futex { address: waiting } if waiting == address)
-        })
-        .take(limit.min(u32::MAX as u64) as usize)
-        .collect()
+/// Whether `thread` belongs to `entity` and waits at `address`.
+fn waits_at(kernel: &Kernel, thread: ThreadId, entity: EntityId, address: u64) -> bool {
+    let record = &kernel.threads[thread as usize];
+    record.entity == entity
+        && matches!(record.state, State::Futex { address: waiting } if waiting == address)
 }
 
-/// Wakes up to `count` of `entity`'s threads waiting at `address`; returns how many woke.
+/// Wakes up to `count` of `entity`'s threads waiting at `address`, oldest first; returns how
+/// many woke. Allocates nothing, and costs one look at an empty queue when nobody waits (the
+/// common case of an unlock).
 pub fn wake(kernel: &mut Kernel, entity: EntityId, address: u64, count: u64) -> usize {
     let mut woken = 0;
-    for thread in waiters(kernel, entity, address, count) {
+    while (woken as u64) < count {
+        let Some(thread) = kernel
+            .futex_waiters
+            .iter()
+            .copied()
+            .find(|thread| waits_at(kernel, *thread, entity, address))
+        else {
+            break;
+        };
         kernel.detach(thread);
         kernel.wake(thread, Ok(0), 0);
         woken += 1;
@@ -81,8 +82,16 @@ pub fn requeue(
     check_address(target)?;
     let entity = kernel.current_entity();
     let woken = wake(kernel, entity, address, wake_count);
-    for thread in waiters(kernel, entity, address, move_count) {
-        kernel.threads[thread as usize].state = State::Futex { address: target };
+    let mut moved = 0u64;
+    for index in 0..kernel.futex_waiters.len() {
+        if moved >= move_count {
+            break;
+        }
+        let thread = kernel.futex_waiters[index];
+        if waits_at(kernel, thread, entity, address) {
+            kernel.threads[thread as usize].state = State::Futex { address: target };
+            moved += 1;
+        }
     }
     kernel.set_current_return(Ok(woken), 0);
     Ok(())

@@ -454,7 +454,11 @@ impl Kernel {
             }
             next = page + 4096;
         }
-        let parked: Vec<u64> = record.parked.range(address..end).map(|(page, _)| *page).collect();
+        let parked: Vec<u64> = record
+            .parked
+            .range(address..end)
+            .map(|(page, _)| *page)
+            .collect();
         for page in parked {
             if let Some(frame) = record.parked.remove(&page)
                 && record.owned_frames.remove(&frame)
@@ -488,7 +492,9 @@ impl Kernel {
         let record = &self.entities[entity as usize];
         for page in (address..end).step_by(4096) {
             let owned = match arch::paging::translate(record.root, page) {
-                Some(translation) => record.owned_frames.contains(&(translation.physical & !0xfff)),
+                Some(translation) => record
+                    .owned_frames
+                    .contains(&(translation.physical & !0xfff)),
                 None => record.parked.contains_key(&page),
             };
             if !owned {

@@ -71,7 +71,10 @@ pub fn load(
     }
     // Stack, below an unmapped guard page.
     let stack_size = image.stack_size;
-    if stack_size == 0 || stack_size % 4096 != 0 || stack_size > startup::STACK_SIZE_MAX as u64 {
+    if stack_size == 0
+        || !stack_size.is_multiple_of(4096)
+        || stack_size > startup::STACK_SIZE_MAX as u64
+    {
         return Err(format!(
             "entity '{name}': stack of {stack_size} bytes is not a page multiple up to {} MiB",
             startup::STACK_SIZE_MAX >> 20
@@ -97,7 +100,9 @@ pub fn load(
         &kernel.entities[identity as usize].capabilities,
     )
     .ok_or_else(|| {
-        format!("entity '{name}': arguments, handle names and routes exceed 4 KiB or name no capability")
+        format!(
+            "entity '{name}': arguments, handle names and routes exceed 4 KiB or name no capability"
+        )
     })?;
     let frame = allocate_page(
         kernel,
@@ -163,9 +168,17 @@ fn initial_stack(
     let argument_count = image.arguments.len();
     let mut words: Vec<u64> = Vec::new();
     words.push(argument_count as u64);
-    words.extend(offsets[..argument_count].iter().map(|offset| address_of(*offset)));
+    words.extend(
+        offsets[..argument_count]
+            .iter()
+            .map(|offset| address_of(*offset)),
+    );
     words.push(0);
-    words.extend(offsets[argument_count..].iter().map(|offset| address_of(*offset)));
+    words.extend(
+        offsets[argument_count..]
+            .iter()
+            .map(|offset| address_of(*offset)),
+    );
     words.push(0);
     if let Some(headers) = executable.program_headers {
         words.extend([aux::PHDR, headers]);

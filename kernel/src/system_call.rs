@@ -97,13 +97,9 @@ pub fn dispatch(kernel: &mut Kernel) {
         }
         syscall::FUTEX_WAIT => crate::futex::wait(kernel, argument(0), argument(1), argument(2)),
         syscall::FUTEX_WAKE => crate::futex::wake_call(kernel, argument(0), argument(1)),
-        syscall::FUTEX_REQUEUE => crate::futex::requeue(
-            kernel,
-            argument(0),
-            argument(1),
-            argument(2),
-            argument(3),
-        ),
+        syscall::FUTEX_REQUEUE => {
+            crate::futex::requeue(kernel, argument(0), argument(1), argument(2), argument(3))
+        }
         syscall::THREAD_SELF => {
             if argument(0) >= startup::USER_END as u64 {
                 Err(Error::InvalidArgument)
@@ -130,9 +126,8 @@ pub fn dispatch(kernel: &mut Kernel) {
         }
         syscall::MEMORY_PROTECT => {
             let entity = kernel.current_entity();
-            let result = access_of(argument(2) as usize).and_then(|access| {
-                kernel.protect(entity, argument(0), argument(1), access)
-            });
+            let result = access_of(argument(2) as usize)
+                .and_then(|access| kernel.protect(entity, argument(0), argument(1), access));
             if result.is_ok() {
                 kernel.set_current_return(Ok(0), 0);
             }
@@ -158,7 +153,14 @@ fn console_write(kernel: &mut Kernel, address: u64, length: u64) -> Result<(), E
 }
 
 fn thread_create(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error> {
-    let [entry, stack, argument, priority, thread_pointer, clear_address] = *arguments;
+    let [
+        entry,
+        stack,
+        argument,
+        priority,
+        thread_pointer,
+        clear_address,
+    ] = *arguments;
     let entity = kernel.current_entity();
     let limit = startup::USER_END as u64;
     if entry >= limit

@@ -1,5 +1,6 @@
 //! The entry points musl calls: `__septa_syscall` decodes a Linux system call and hands it to
-//! its backend; `__septa_clone` and `__septa_unmapself` replace musl's assembly for threads.
+//! its backend; `__septa_clone` and `__septa_unmapself` replace musl's assembly for threads;
+//! `__septa_clock_gettime` is musl's clock read, called directly as a vDSO would be.
 //!
 //! Each arm only picks the arguments out (as Linux's ABI types them); each backend checks them
 //! and returns `Result<usize, Errno>`, which becomes the raw return word here, once. Whatever
@@ -31,6 +32,13 @@ pub extern "C" fn __septa_syscall(
         unsupported::count(number);
     }
     errno::encode(result) as c_long
+}
+
+/// musl's `clock_gettime`, called directly rather than through [`__septa_syscall`] (as musl
+/// calls the vDSO on Linux): the clock is read in user mode, so the call is only this.
+#[unsafe(no_mangle)]
+pub extern "C" fn __septa_clock_gettime(clock: c_int, time: usize) -> c_long {
+    errno::encode(time::clock_gettime(clock, time)) as c_long
 }
 
 /// musl's `__clone`, for threads only: starts `function(argument)` on `stack` and returns the

@@ -207,7 +207,8 @@ pub fn parse(
         .filter(|address| {
             segments.iter().any(|segment| {
                 segment.start <= *address
-                    && address.saturating_add(table_size) <= segment.start + segment.file.len() as u64
+                    && address.saturating_add(table_size)
+                        <= segment.start + segment.file.len() as u64
             })
         });
     Ok(Executable {

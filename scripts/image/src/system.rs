@@ -510,7 +510,10 @@ fn compile_entity(
             let Some(path) = resolve_binary(Binary::Crate(binary.get_ref())) else {
                 return Err(source.error(
                     binary.span(),
-                    format!("binary `{}` of entity `{name}` was not found", binary.get_ref()),
+                    format!(
+                        "binary `{}` of entity `{name}` was not found",
+                        binary.get_ref()
+                    ),
                     "name an entity program that xtask builds (a crate under entities/), and \
                      check its spelling",
                 ));
@@ -521,7 +524,10 @@ fn compile_entity(
             let Some(path) = resolve_binary(Binary::Program(program.get_ref())) else {
                 return Err(source.error(
                     program.span(),
-                    format!("program `{}` of entity `{name}` was not found", program.get_ref()),
+                    format!(
+                        "program `{}` of entity `{name}` was not found",
+                        program.get_ref()
+                    ),
                     "give the path of an executable built with the sysroot, relative to the \
                      description's directory (`{arch}` stands for the architecture)",
                 ));
@@ -553,7 +559,10 @@ fn compile_entity(
         Some(stack) => whole_pages(source, stack, "stack", &format!("entity `{name}`"), "1 MiB")?,
     };
     if stack_size > startup::STACK_SIZE_MAX as u64 || stack_size >= memory_limit {
-        let span = section.stack.as_ref().map_or(section.name.span(), Spanned::span);
+        let span = section
+            .stack
+            .as_ref()
+            .map_or(section.name.span(), Spanned::span);
         return Err(source.error(
             span,
             format!(
@@ -573,7 +582,10 @@ fn compile_entity(
         if !valid_key {
             return Err(source.error(
                 key.span(),
-                format!("environment variable `{}` of entity `{name}` is malformed", key.get_ref()),
+                format!(
+                    "environment variable `{}` of entity `{name}` is malformed",
+                    key.get_ref()
+                ),
                 "use a non-empty name without `=`, and no NUL character in name or value",
             ));
         }
@@ -690,7 +702,10 @@ fn compile_routes(
         if !normalised {
             return Err(source.error(
                 prefix.span(),
-                format!("mount prefix `{text}` of entity `{}` is not a normalised absolute path", entity.name),
+                format!(
+                    "mount prefix `{text}` of entity `{}` is not a normalised absolute path",
+                    entity.name
+                ),
                 format!(
                     "write it like \"/\" or \"/data/app\": absolute, no `.` or `..`, no repeated \
                      or trailing `/`, at most {MOUNT_PREFIX_MAX} bytes"

@@ -46,9 +46,7 @@ pub fn run(workspace: &Workspace, architecture: Architecture, built: bool, tally
             return;
         }
     };
-    let output = workspace
-        .output_directory(architecture)
-        .join("posix-tests");
+    let output = workspace.output_directory(architecture).join("posix-tests");
     let mut programs = Vec::new();
     match c_programs(workspace, architecture, &sysroot, &output) {
         Ok(built) => programs.extend(built),
@@ -180,8 +178,14 @@ fn run_program(workspace: &Workspace, architecture: Architecture, path: &Path, t
     println!("xtask: == program {label}");
     let program = Program {
         path: path.to_path_buf(),
-        arguments: ARGUMENTS.iter().map(|argument| (*argument).to_owned()).collect(),
-        environment: ENVIRONMENT.iter().map(|setting| (*setting).to_owned()).collect(),
+        arguments: ARGUMENTS
+            .iter()
+            .map(|argument| (*argument).to_owned())
+            .collect(),
+        environment: ENVIRONMENT
+            .iter()
+            .map(|setting| (*setting).to_owned())
+            .collect(),
     };
     let outcome = match exec::boot(workspace, architecture, &program, TIMEOUT, false) {
         Ok(outcome) => outcome,

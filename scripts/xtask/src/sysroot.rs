@@ -67,7 +67,12 @@ pub const LIBPOSIX_ARCHIVE_VARIABLE: &str = "SEPTA_LIBPOSIX_ARCHIVE";
 /// and Septa's own C interface. Every other symbol of libposix becomes local.
 const EXPORTED_PREFIXES: [&str; 2] = ["__septa_", "septa_"];
 /// The functions musl's overlay calls, which libposix must define.
-const CONTRACT: [&str; 3] = ["__septa_syscall", "__septa_clone", "__septa_unmapself"];
+const CONTRACT: [&str; 4] = [
+    "__septa_syscall",
+    "__septa_clone",
+    "__septa_unmapself",
+    "__septa_clock_gettime",
+];
 
 /// What musl installs in `lib/` besides libc.a, copied as it is: the start files and the
 /// empty libraries that let `-lm`, `-lpthread` and the others work (their contents are in

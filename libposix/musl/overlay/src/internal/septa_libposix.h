@@ -20,4 +20,9 @@ long __septa_clone(int (*function)(void *), void *stack, int flags, void *argume
  * thread without touching that stack again. */
 _Noreturn void __septa_unmapself(void *base, unsigned long size);
 
+/* clock_gettime read in user mode, without the system-call dispatcher (musl's vDSO hook on
+ * Linux); returns 0 or -errno. */
+struct timespec;
+long __septa_clock_gettime(int clock, struct timespec *time);
+
 #endif
