@@ -21,6 +21,7 @@ extern crate alloc;
 use core::fmt;
 use septa_abi::Error;
 
+pub mod file_records;
 mod wire;
 
 /// Carries a request to a server and its reply back (the kernel's `call`, or a test double).

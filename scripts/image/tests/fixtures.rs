@@ -138,7 +138,7 @@ fixtures! {
     grant_unknown_interface =>
         "tests/fixtures/grant_unknown_interface.toml:22: error: unknown interface `Ecko` in \
          `Ecko.ping`\n  \
-         fix: use an interface defined in ../../interfaces/definitions: `Echo`, `SystemTest`";
+         fix: use an interface defined in ../../interfaces/definitions: `Echo`, `File`, `SystemTest`";
     grant_unknown_method =>
         "tests/fixtures/grant_unknown_method.toml:22: error: interface `Echo` has no method \
          `pong`\n  \
@@ -247,7 +247,7 @@ fixtures! {
     unknown_interface_served =>
         "tests/fixtures/unknown_interface_served.toml:9: error: entity `echo` serves unknown \
          interface `Ecko`\n  \
-         fix: use an interface defined in ../../interfaces/definitions: `Echo`, `SystemTest`";
+         fix: use an interface defined in ../../interfaces/definitions: `Echo`, `File`, `SystemTest`";
     unknown_key =>
         "tests/fixtures/unknown_key.toml:9: error: unknown field `prority`, expected one of \
          `name`, `binary`, `program`, `arguments`, `environment`, `priority`, `memory`, `stack`, \

@@ -101,7 +101,7 @@ fn demo_builds_every_part_of_the_image() {
         .iter()
         .map(|interface| interface.name.as_str())
         .collect();
-    assert_eq!(interface_names, ["Echo", "SystemTest"]);
+    assert_eq!(interface_names, ["Echo", "File", "SystemTest"]);
     assert_eq!(
         policy.rules,
         [
@@ -158,7 +158,7 @@ system `demo`: 3 entities, 2 endpoints, 1 notification, 1 shared-memory region
     handle 4 `bulk`: shared memory 0, map-read+map-write
   entity 2 `tester` (demo-client): priority 10, memory 4 MiB, serves SystemTest
     handle 1 `endpoint`: endpoint 1, receive
-policy: 2 interfaces, 3 rules, enforced (default deny)
+policy: 3 interfaces, 3 rules, enforced (default deny)
 policy tests: 7 passed
 image: ";
     assert!(
