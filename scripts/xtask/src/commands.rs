@@ -43,7 +43,7 @@ pub fn build(workspace: &Workspace, architecture: Architecture) -> Result<Vec<Pa
             relative(&workspace.root, &boot_file).display()
         );
     }
-    let mut binaries = Vec::new();
+    let mut binaries = build_std_entities(workspace, architecture)?;
     for package in &packages {
         for binary in &package.binaries {
             let path = workspace.binary_directory(architecture).join(binary);
@@ -54,6 +54,50 @@ pub fn build(workspace: &Workspace, architecture: Architecture) -> Result<Vec<Pa
                 "xtask: built {}",
                 relative(&workspace.root, &path).display()
             );
+            binaries.push(path);
+        }
+    }
+    Ok(binaries)
+}
+
+/// Builds the std entities (system servers written as Rust std programs, such as the file
+/// VFS) for `<arch>-unknown-linux-musl` against the sysroot, which is built first; returns
+/// their binaries.
+fn build_std_entities(workspace: &Workspace, architecture: Architecture) -> Result<Vec<PathBuf>> {
+    let packages: Vec<_> = workspace.std_entities().collect();
+    if packages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sysroot = crate::sysroot::build(workspace, architecture)?;
+    let mut command = workspace::cargo(&workspace.root);
+    command
+        .args([
+            "build",
+            "--release",
+            "--target",
+            crate::sysroot::user_target(architecture),
+        ])
+        .env("CARGO_TARGET_DIR", workspace.std_target_directory())
+        .env(
+            "RUSTFLAGS",
+            crate::sysroot::rust_flags(&sysroot, architecture).join(" "),
+        );
+    for package in &packages {
+        command.args(["--package", &package.name]);
+    }
+    println!("xtask: {}", qemu::describe_command(&command));
+    let status = command.status().context("could not run cargo build")?;
+    if !status.success() {
+        bail!("cargo build of the std entities for {architecture} failed ({status})");
+    }
+    let mut binaries = Vec::new();
+    for package in packages {
+        for binary in &package.binaries {
+            let path = workspace.std_binary_directory(architecture).join(binary);
+            if !path.is_file() {
+                bail!("cargo build succeeded but {} is missing", path.display());
+            }
+            println!("xtask: built {}", relative(&workspace.root, &path).display());
             binaries.push(path);
         }
     }

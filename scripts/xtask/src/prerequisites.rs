@@ -62,6 +62,8 @@ pub fn required(task: Task, architectures: &[Architecture]) -> Vec<Prerequisite>
         .iter()
         .map(|architecture| Prerequisite::RustTarget(architecture.kernel_target()))
         .collect();
+    // Building includes the std entities (the file VFS), which link against the sysroot.
+    list.extend(sysroot_required(architectures));
     if task == Task::Boot {
         list.extend(
             architectures
@@ -73,7 +75,13 @@ pub fn required(task: Task, architectures: &[Architecture]) -> Vec<Prerequisite>
         );
         list.extend(HOST_TOOLCHAIN.iter().cloned());
     }
-    list
+    let mut unique = Vec::new();
+    for prerequisite in list {
+        if !unique.contains(&prerequisite) {
+            unique.push(prerequisite);
+        }
+    }
+    unique
 }
 
 /// The rest of the host toolchain `run` and `test` set up, whichever architecture they boot:
@@ -266,30 +274,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn build_needs_only_the_rust_target() {
-        assert_eq!(
-            required(Task::Build, &[Architecture::X86_64]),
-            [Prerequisite::RustTarget("x86_64-unknown-none")]
-        );
+    fn build_needs_the_rust_targets_and_the_sysroot_tools() {
+        let list = required(Task::Build, &[Architecture::X86_64]);
+        assert_eq!(list[0], Prerequisite::RustTarget("x86_64-unknown-none"));
+        // The std entities (the file VFS) link against the sysroot.
+        assert!(list.contains(&Prerequisite::RustTarget("x86_64-unknown-linux-musl")));
+        assert!(list.iter().any(|item| matches!(
+            item,
+            Prerequisite::Program { program: "llvm-ar-19", .. }
+        )));
+        assert!(!list.iter().any(|item| matches!(
+            item,
+            Prerequisite::Program { program: "qemu-system-x86_64", .. }
+        )));
     }
 
     #[test]
-    fn booting_also_needs_qemu_and_the_host_toolchain() {
-        let program = |program, debian_package| Prerequisite::Program {
-            program,
-            debian_package,
-        };
-        assert_eq!(
-            required(Task::Boot, &Architecture::ALL),
-            [
-                Prerequisite::RustTarget("x86_64-unknown-none"),
-                Prerequisite::RustTarget("aarch64-unknown-none-softfloat"),
-                program("qemu-system-x86_64", "qemu-system-x86"),
-                program("qemu-system-aarch64", "qemu-system-arm"),
-                program("clang-19", "clang-19"),
-                program("ld.lld-19", "lld-19"),
-            ]
-        );
+    fn booting_also_needs_qemu_and_lists_each_prerequisite_once() {
+        let list = required(Task::Boot, &Architecture::ALL);
+        for program in ["qemu-system-x86_64", "qemu-system-aarch64", "clang-19", "ld.lld-19"] {
+            let count = list
+                .iter()
+                .filter(|item| {
+                    matches!(item, Prerequisite::Program { program: name, .. } if *name == program)
+                })
+                .count();
+            assert_eq!(count, 1, "{program}");
+        }
     }
 
     #[test]

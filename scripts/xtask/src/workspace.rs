@@ -43,6 +43,10 @@ pub struct Package {
     /// `[package.metadata.septa] bare-metal = true`: a library for the
     /// bare-metal target only, left out of host tests.
     pub is_bare_metal_library: bool,
+    /// `[package.metadata.septa] std-entity = true`: a Rust std program built
+    /// for `<arch>-unknown-linux-musl` against the sysroot (a system server
+    /// that needs std, such as the file VFS); host-tested like a library.
+    pub is_std_entity: bool,
     /// The names of the package's binary targets.
     pub binaries: Vec<String>,
 }
@@ -100,6 +104,8 @@ impl Workspace {
             // entity runtime, with its own `_start` and panic handler), so not host-tested.
             let is_bare_metal_library =
                 package["metadata"]["septa"]["bare-metal"].as_bool() == Some(true);
+            let is_std_entity =
+                package["metadata"]["septa"]["std-entity"].as_bool() == Some(true);
             let binaries = package["targets"]
                 .as_array()
                 .map(|targets| {
@@ -118,6 +124,7 @@ impl Workspace {
                 name: name.to_owned(),
                 is_entity,
                 is_bare_metal_library,
+                is_std_entity,
                 binaries,
             });
         }
@@ -132,6 +139,24 @@ impl Workspace {
     /// The entity packages, which are built for the bare-metal target.
     pub fn entities(&self) -> impl Iterator<Item = &Package> {
         self.packages.iter().filter(|package| package.is_entity)
+    }
+
+    /// The std entity packages, built against the sysroot.
+    pub fn std_entities(&self) -> impl Iterator<Item = &Package> {
+        self.packages.iter().filter(|package| package.is_std_entity)
+    }
+
+    /// Where std entities are built: a target directory of their own, so their rustc flags
+    /// (the sysroot's linker) do not rebuild what shares their target triple (libposix).
+    pub fn std_target_directory(&self) -> PathBuf {
+        self.target_directory.join("std-entities")
+    }
+
+    /// Where the std entities of `architecture` land.
+    pub fn std_binary_directory(&self, architecture: Architecture) -> PathBuf {
+        self.std_target_directory()
+            .join(crate::sysroot::user_target(architecture))
+            .join("release")
     }
 
     /// The packages built for the bare-metal target: the kernel and the
@@ -197,11 +222,15 @@ impl Workspace {
     /// The built entity binary called `name`, if an entity package has a
     /// binary target of that name and it has been built.
     pub fn entity_binary(&self, architecture: Architecture, name: &str) -> Option<PathBuf> {
-        let declared = self
-            .entities()
-            .any(|package| package.binaries.iter().any(|binary| binary == name));
-        let path = self.binary_directory(architecture).join(name);
-        (declared && path.is_file()).then_some(path)
+        let declares = |package: &Package| package.binaries.iter().any(|binary| binary == name);
+        let path = if self.entities().any(declares) {
+            self.binary_directory(architecture).join(name)
+        } else if self.std_entities().any(declares) {
+            self.std_binary_directory(architecture).join(name)
+        } else {
+            return None;
+        };
+        path.is_file().then_some(path)
     }
 }
 
