@@ -1,3 +1,56 @@
-//! The file VFS server (not yet built; see issue 5).
-#![no_std]
+//! The file VFS server: POSIX file semantics over IPC, for every entity whose mount table
+//! routes paths here.
+//!
+//! # Architecture
+//!
+//! libposix turns a program's file calls into requests of the File interface
+//! (`interfaces/definitions/file.toml`); the security monitor checks each one against the
+//! system's policy, including prefix rules on its `path` field; the kernel delivers it here
+//! stamped with the caller's entity number. The server answers in layers, each host-tested on
+//! its own:
+//!
+//! - [`server`]: one typed operation per File method (`open`, `read`, `rename`, ...) with
+//!   POSIX's semantics and Linux's errno values; `impl FileServer for Vfs` maps them onto the
+//!   generated dispatcher, turning an errno into the reply status in one place.
+//! - [`descriptions`]: open file descriptions behind handles (offset, access mode, status
+//!   flags), each owned by the client that opened it and limited per client.
+//! - [`namespace`]: paths walked component by component over the [`mount`] table, following
+//!   symbolic links and checking confinement rules on the path each step really reaches.
+//! - [`path`]: every client path checked again: absolute, normal, within `PATH_MAX` and
+//!   `NAME_MAX`, no NUL. Nothing is re-normalised: a path that is not already normal is
+//!   refused, so `..`, `//` and NUL cannot make a rule or a mount see one path and the server
+//!   act on another.
+//! - [`file_system`]: the [`FileSystem`] trait, one directory and one name at a time, that a
+//!   backend implements: the [`ramfs`] now, FAT on a virtio block device later.
+//!
+//! # Principles
+//!
+//! - Nothing from a client can panic the server: every size and offset is checked arithmetic,
+//!   every handle and inode lookup a `Result`.
+//! - Each request is carried out whole before the next is received (one thread), so a client
+//!   that dies mid-call leaves every file system consistent, and a failed call changes nothing.
+//! - Limits are errors, not crashes: a full ramfs is `ENOSPC`, a client at its handle limit
+//!   `EMFILE`.
+//! - The server decides on the path a request really reaches, after symbolic links, so
+//!   neither a link nor a spelling escapes a mount or a confinement rule.
+//!
+//! Not built yet: FAT on virtio-blk, and the shared-memory path for bulk data (see
+//! `docs/vfs.md`).
 #![forbid(unsafe_code)]
+
+pub mod configuration;
+pub mod descriptions;
+pub mod errno;
+pub mod file_system;
+pub mod mount;
+pub mod namespace;
+pub mod path;
+pub mod ramfs;
+pub mod server;
+pub mod time;
+
+pub use configuration::Configuration;
+pub use errno::Errno;
+pub use file_system::FileSystem;
+pub use server::Vfs;
+pub use time::{Clock, SystemClock, Timestamp};

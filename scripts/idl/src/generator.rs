@@ -240,6 +240,11 @@ fn generate_interface(out: &mut Out, interface: &Interface) {
     let client = format!("{}Client", interface.name);
     let server = format!("{}Server", interface.name);
 
+    // One parameter per message field: a method with many fields has many parameters.
+    out.line(
+        0,
+        "#[allow(clippy::too_many_arguments, reason = \"one parameter per message field\")]",
+    );
     out.line(0, &format!("pub mod {module} {{"));
     out.documentation(
         1,

@@ -1,0 +1,157 @@
+//! The file VFS entity: parses its arguments, then serves the File interface on the endpoint
+//! its start-up block names `endpoint`, one request at a time.
+//!
+//! It is a Rust std program built for `<arch>-unknown-linux-musl` against Septa's sysroot, so
+//! the kernel is reached through libposix's C API (`include/septa/entity.h`, `ipc.h`). Built
+//! for any other target (the host), it only says that it runs on Septa.
+
+use septa_vfs::configuration::{Configuration, USAGE};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let configuration = match Configuration::from_arguments(std::env::args().skip(1)) {
+        Ok(configuration) => configuration,
+        Err(message) if message == USAGE => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("[vfs] {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    serve(configuration)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "musl")))]
+fn serve(_configuration: Configuration) -> ExitCode {
+    eprintln!(
+        "[vfs] the file VFS server runs only on Septa, as an entity (see docs/vfs.md); \
+         its arguments are valid"
+    );
+    ExitCode::FAILURE
+}
+
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+fn serve(configuration: Configuration) -> ExitCode {
+    entity::serve(configuration)
+}
+
+/// The receive, dispatch, reply loop over libposix's IPC functions.
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+mod entity {
+    use septa_abi::{MESSAGE_MAX_SIZE, TIMEOUT_NEVER};
+    use septa_interfaces::file;
+    use septa_vfs::{Configuration, SystemClock, Vfs};
+    use std::ffi::{CStr, c_char, c_long, c_void};
+    use std::process::ExitCode;
+
+    // SAFETY: these are libposix's C API, in the sysroot's libc.a, declared with the
+    // signatures of include/septa/entity.h and include/septa/ipc.h (u32, size_t as usize,
+    // uint64_t as u64, long as c_long). Each returns a non-negative value or a negated errno.
+    unsafe extern "C" {
+        fn septa_handle(name: *const c_char) -> c_long;
+        fn septa_ipc_receive(
+            endpoint: u32,
+            buffer: *mut c_void,
+            capacity: usize,
+            timeout: u64,
+            sender: *mut u32,
+        ) -> c_long;
+        fn septa_ipc_reply_receive(
+            reply: *const c_void,
+            endpoint: u32,
+            buffer: *mut c_void,
+            capacity: usize,
+            timeout: u64,
+            sender: *mut u32,
+        ) -> c_long;
+    }
+
+    /// The capability named `endpoint` in the start-up block.
+    const ENDPOINT_NAME: &CStr = c"endpoint";
+
+    /// Waits for the next request into `request`; its length, or the negated errno.
+    fn receive(endpoint: u32, request: &mut [u8]) -> c_long {
+        let mut sender = 0u32;
+        // SAFETY: `request` is a live, writable buffer of `request.len()` bytes for the whole
+        // call, and `sender` a live u32; libposix writes only within them.
+        unsafe {
+            septa_ipc_receive(
+                endpoint,
+                request.as_mut_ptr().cast(),
+                request.len(),
+                TIMEOUT_NEVER,
+                &mut sender,
+            )
+        }
+    }
+
+    /// Sends `reply` (one whole message) to the caller of the last request, then waits for
+    /// the next one into `request`; its length, or the negated errno.
+    fn reply_receive(reply: &[u8], endpoint: u32, request: &mut [u8]) -> c_long {
+        let mut sender = 0u32;
+        // SAFETY: `reply` holds a whole message (the dispatcher wrote its header with sizes
+        // that fit the slice) and stays alive and unchanged during the call; `request` is a
+        // distinct writable buffer of `request.len()` bytes; `sender` a live u32.
+        unsafe {
+            septa_ipc_reply_receive(
+                reply.as_ptr().cast(),
+                endpoint,
+                request.as_mut_ptr().cast(),
+                request.len(),
+                TIMEOUT_NEVER,
+                &mut sender,
+            )
+        }
+    }
+
+    pub fn serve(configuration: Configuration) -> ExitCode {
+        // SAFETY: ENDPOINT_NAME is a NUL-terminated string that outlives the call.
+        let handle = unsafe { septa_handle(ENDPOINT_NAME.as_ptr()) };
+        let Ok(endpoint) = u32::try_from(handle) else {
+            eprintln!("[vfs] no capability named 'endpoint' (does the entity serve File?)");
+            return ExitCode::from(2);
+        };
+        let mut server = match Vfs::new(&configuration, Box::new(SystemClock)) {
+            Ok(server) => server,
+            Err(message) => {
+                eprintln!("[vfs] {message}");
+                return ExitCode::from(2);
+            }
+        };
+        let mounts: Vec<String> = server
+            .namespace()
+            .mounts()
+            .iter()
+            .map(|mount| format!("{}={}", mount.prefix, mount.file_system.kind()))
+            .collect();
+        println!(
+            "[vfs] serving File: {}; ramfs limit {} bytes",
+            mounts.join(" "),
+            configuration.ramfs_limit
+        );
+        let mut request = vec![0u8; MESSAGE_MAX_SIZE];
+        let mut reply = vec![0u8; MESSAGE_MAX_SIZE];
+        let mut received = receive(endpoint, &mut request);
+        loop {
+            match usize::try_from(received) {
+                Ok(length) => {
+                    let length = length.min(request.len());
+                    let reply_length = file::dispatch(&mut server, &request[..length], &mut reply);
+                    received = reply_receive(&reply[..reply_length], endpoint, &mut request);
+                }
+                Err(_) if received == -c_long::from(libc::EBADF) => {
+                    eprintln!("[vfs] the endpoint capability is not valid");
+                    return ExitCode::from(2);
+                }
+                Err(_) => {
+                    // A failed receive, or a reply the caller did not live to take: nothing is
+                    // owed to anyone, so wait for the next request.
+                    eprintln!("[vfs] receive failed: errno {}", -received);
+                    received = receive(endpoint, &mut request);
+                }
+            }
+        }
+    }
+}
