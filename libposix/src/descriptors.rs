@@ -2,10 +2,17 @@
 //! descriptions they share.
 //!
 //! As in POSIX, a descriptor names an open file *description*; `dup` and friends make another
-//! descriptor for the same description, so status flags (and, with the file VFS, the offset)
-//! are shared, while close-on-exec belongs to the descriptor. A description lives until its
-//! last descriptor closes; [`Descriptors::close`] hands it back then, so its server can be
-//! told. Both tables have [`DESCRIPTOR_LIMIT`] entries, fixed.
+//! descriptor for the same description, so status flags and the offset (kept by the file VFS
+//! for its handle) are shared, while close-on-exec belongs to the descriptor. A description
+//! lives until its last descriptor closes; [`Descriptors::close`] hands it back then, so its
+//! server can be told. Both tables have [`DESCRIPTOR_LIMIT`] entries, fixed.
+//!
+//! Besides what it refers to and its flags, a description of a file keeps, client-side, the
+//! absolute path it was opened by (for `fchdir` and as the base of `*at` calls), whether it is
+//! known to be a directory, and the cookie where its directory listing continues.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use crate::errno::{Errno, Result};
 
@@ -17,6 +24,19 @@ pub const DESCRIPTOR_LIMIT: usize = 1024;
 pub enum Kind {
     /// The kernel console: standard input, output and error at start.
     Console,
+    /// A file or directory of a file VFS.
+    File(OpenFile),
+}
+
+/// An open file description of a file VFS: the server and its handle for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenFile {
+    /// The file VFS's endpoint (the route's capability).
+    pub endpoint: u32,
+    /// The server's handle of the description.
+    pub handle: u64,
+    /// The server's generation when the description was opened (see [`crate::vfs`]).
+    pub generation: u32,
 }
 
 /// An open file description: what it refers to and its `open` flags.
@@ -29,13 +49,45 @@ pub struct Description {
     pub flags: i32,
 }
 
+/// What a file description keeps besides its [`Description`].
+#[derive(Debug, Default)]
+pub struct Details {
+    /// The absolute, normalised path the description was opened by.
+    pub path: Option<Box<[u8]>>,
+    /// Whether the description is a directory, once known.
+    pub directory: Option<bool>,
+    /// Where the directory listing continues (`getdents64`); 0 is the start.
+    pub cookie: u64,
+}
+
+impl Details {
+    /// Details for a description opened by `path`, a copy of which is kept (`ENOMEM` when
+    /// libposix's heap cannot hold it).
+    pub fn with_path(path: &[u8], directory: Option<bool>) -> Result<Details> {
+        let mut copy = Vec::new();
+        copy.try_reserve_exact(path.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        copy.extend_from_slice(path);
+        Ok(Details {
+            path: Some(copy.into_boxed_slice()),
+            directory,
+            cookie: 0,
+        })
+    }
+}
+
+/// The access-mode bits of open flags: the kernel's `O_ACCMODE` (musl's own includes
+/// `O_PATH`, so `libc::O_ACCMODE` differs between musl and the host's glibc).
+pub const ACCESS_MODE: i32 = 0o3;
+
 /// The status flags `F_SETFL` may change (Linux's `SETFL_MASK`).
 pub const SETTABLE_STATUS_FLAGS: i32 =
     libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 struct Shared {
     description: Description,
+    details: Details,
     references: u32,
 }
 
@@ -58,7 +110,7 @@ impl Descriptors {
     pub const fn empty() -> Descriptors {
         Descriptors {
             slots: [None; DESCRIPTOR_LIMIT],
-            shared: [None; DESCRIPTOR_LIMIT],
+            shared: [const { None }; DESCRIPTOR_LIMIT],
         }
     }
 
@@ -66,13 +118,21 @@ impl Descriptors {
     /// reading and writing, as a terminal's are on Linux.
     pub const fn with_console() -> Descriptors {
         let mut table = Descriptors::empty();
-        table.shared[0] = Some(Shared {
+        // The slot held `None`: forgetting it (a `const fn` cannot run a destructor) loses
+        // nothing.
+        let empty = table.shared[0].replace(Shared {
             description: Description {
                 kind: Kind::Console,
                 flags: libc::O_RDWR,
             },
+            details: Details {
+                path: None,
+                directory: Some(false),
+                cookie: 0,
+            },
             references: 3,
         });
+        core::mem::forget(empty);
         let slot = Some(Slot {
             shared: 0,
             close_on_exec: false,
@@ -98,6 +158,17 @@ impl Descriptors {
 
     /// Opens a new description at the lowest free descriptor; returns the descriptor.
     pub fn open(&mut self, description: Description, close_on_exec: bool) -> Result<i32> {
+        self.open_with(description, Details::default(), close_on_exec)
+    }
+
+    /// Opens a new description with its details at the lowest free descriptor; returns the
+    /// descriptor.
+    pub fn open_with(
+        &mut self,
+        description: Description,
+        details: Details,
+        close_on_exec: bool,
+    ) -> Result<i32> {
         let index = self.lowest_free(0)?;
         let shared = self
             .shared
@@ -106,6 +177,7 @@ impl Descriptors {
             .ok_or(Errno::EMFILE)?;
         self.shared[shared] = Some(Shared {
             description,
+            details,
             references: 1,
         });
         self.slots[index] = Some(Slot {
@@ -115,12 +187,40 @@ impl Descriptors {
         Ok(index as i32)
     }
 
-    /// The description a descriptor names.
-    pub fn get(&self, descriptor: i32) -> Result<Description> {
+    fn shared(&self, descriptor: i32) -> Result<&Shared> {
         let slot = self.slot(descriptor)?;
         Ok(self.shared[slot.shared as usize]
-            .expect("a slot names a live description")
-            .description)
+            .as_ref()
+            .expect("a slot names a live description"))
+    }
+
+    fn shared_mut(&mut self, descriptor: i32) -> Result<&mut Shared> {
+        let slot = self.slot(descriptor)?;
+        Ok(self.shared[slot.shared as usize]
+            .as_mut()
+            .expect("a slot names a live description"))
+    }
+
+    /// The description a descriptor names.
+    pub fn get(&self, descriptor: i32) -> Result<Description> {
+        Ok(self.shared(descriptor)?.description)
+    }
+
+    /// The details of the description a descriptor names.
+    pub fn details(&self, descriptor: i32) -> Result<&Details> {
+        Ok(&self.shared(descriptor)?.details)
+    }
+
+    /// Records whether the descriptor's description is a directory.
+    pub fn set_directory(&mut self, descriptor: i32, directory: bool) -> Result<()> {
+        self.shared_mut(descriptor)?.details.directory = Some(directory);
+        Ok(())
+    }
+
+    /// Moves the directory listing of the descriptor's description to `cookie`.
+    pub fn set_cookie(&mut self, descriptor: i32, cookie: u64) -> Result<()> {
+        self.shared_mut(descriptor)?.details.cookie = cookie;
+        Ok(())
     }
 
     /// Another descriptor for the same description, the lowest free one at or above
@@ -220,10 +320,7 @@ impl Descriptors {
     /// Replaces the settable status flags of the descriptor's description (`F_SETFL`); the
     /// access mode and other flags are kept.
     pub fn set_status_flags(&mut self, descriptor: i32, flags: i32) -> Result<()> {
-        let slot = self.slot(descriptor)?;
-        let shared = self.shared[slot.shared as usize]
-            .as_mut()
-            .expect("a slot names a live description");
+        let shared = self.shared_mut(descriptor)?;
         let kept = shared.description.flags & !SETTABLE_STATUS_FLAGS;
         shared.description.flags = kept | (flags & SETTABLE_STATUS_FLAGS);
         Ok(())
@@ -244,9 +341,9 @@ impl Descriptors {
         let entry = self.shared[shared as usize].as_mut()?;
         entry.references -= 1;
         if entry.references == 0 {
-            let description = entry.description;
-            self.shared[shared as usize] = None;
-            Some(description)
+            self.shared[shared as usize]
+                .take()
+                .map(|entry| entry.description)
         } else {
             None
         }
@@ -360,6 +457,35 @@ mod tests {
         assert_eq!(table.close(700), Ok(None));
         assert_eq!(table.close(second), Ok(None));
         assert_eq!(table.close(first), Ok(Some(CONSOLE)));
+    }
+
+    #[test]
+    fn file_details_are_shared_by_duplicates() {
+        let mut table = boxed(Descriptors::empty());
+        let file = Description {
+            kind: Kind::File(OpenFile {
+                endpoint: 7,
+                handle: 42,
+                generation: 0,
+            }),
+            flags: libc::O_RDONLY,
+        };
+        let details = Details::with_path(b"/data/logs", None).unwrap();
+        let first = table.open_with(file, details, false).unwrap();
+        let second = table.duplicate(first, 0, false).unwrap();
+        assert_eq!(
+            table.details(second).unwrap().path.as_deref(),
+            Some(&b"/data/logs"[..])
+        );
+        assert_eq!(table.details(second).unwrap().directory, None);
+        table.set_directory(first, true).unwrap();
+        table.set_cookie(first, 9).unwrap();
+        assert_eq!(table.details(second).unwrap().directory, Some(true));
+        assert_eq!(table.details(second).unwrap().cookie, 9);
+        assert_eq!(table.close(first), Ok(None));
+        assert_eq!(table.close(second), Ok(Some(file)));
+        assert_eq!(table.details(second).err(), Some(Errno::EBADF));
+        assert_eq!(table.set_cookie(second, 1), Err(Errno::EBADF));
     }
 
     #[test]

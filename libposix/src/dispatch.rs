@@ -8,6 +8,7 @@
 
 use libc::{c_int, c_long};
 
+use crate::directory_entries::Format;
 use crate::errno::{self, Errno, Result};
 use crate::{
     arch, files, futex, identity, kernel, memory, paths, random, signals, sockets, threads, time,
@@ -96,17 +97,29 @@ pub fn call(number: c_long, arguments: &[usize; 6]) -> Result<usize> {
             word(5) as u32,
         ),
 
-        // Descriptors.
+        // Descriptors. A 64-bit Linux takes a vectored call's offset whole in its first word.
         libc::SYS_read => files::read(integer(0), word(1), word(2)),
         libc::SYS_write => files::write(integer(0), word(1), word(2)),
         libc::SYS_readv => files::readv(integer(0), word(1), integer(2)),
         libc::SYS_writev => files::writev(integer(0), word(1), integer(2)),
-        libc::SYS_pread64
-        | libc::SYS_pwrite64
-        | libc::SYS_preadv
-        | libc::SYS_pwritev
-        | libc::SYS_preadv2
-        | libc::SYS_pwritev2 => files::positioned(integer(0)),
+        libc::SYS_pread64 => files::pread(integer(0), word(1), word(2), word(3) as i64),
+        libc::SYS_pwrite64 => files::pwrite(integer(0), word(1), word(2), word(3) as i64),
+        libc::SYS_preadv => files::preadv(integer(0), word(1), integer(2), word(3) as i64),
+        libc::SYS_pwritev => files::pwritev(integer(0), word(1), integer(2), word(3) as i64),
+        libc::SYS_preadv2 => files::preadv2(
+            integer(0),
+            word(1),
+            integer(2),
+            word(3) as i64,
+            word(5) as u32,
+        ),
+        libc::SYS_pwritev2 => files::pwritev2(
+            integer(0),
+            word(1),
+            integer(2),
+            word(3) as i64,
+            word(5) as u32,
+        ),
         libc::SYS_lseek => files::lseek(integer(0), word(1) as i64, integer(2)),
         libc::SYS_close => files::close(integer(0)),
         libc::SYS_close_range => files::close_range(word(0) as u32, word(1) as u32, word(2) as u32),
@@ -115,10 +128,13 @@ pub fn call(number: c_long, arguments: &[usize; 6]) -> Result<usize> {
         libc::SYS_fcntl => files::fcntl(integer(0), integer(1), word(2)),
         libc::SYS_ioctl => files::ioctl(integer(0), word(1) as u64, word(2)),
         libc::SYS_fstat => files::fstat(integer(0), word(1)),
-        libc::SYS_getdents64 => files::getdents(integer(0)),
-        libc::SYS_fsync | libc::SYS_fdatasync | libc::SYS_ftruncate | libc::SYS_fallocate => {
-            files::not_for_console(integer(0))
+        libc::SYS_getdents64 => files::getdents(integer(0), word(1), word(2), Format::Modern),
+        libc::SYS_fsync | libc::SYS_fdatasync => files::sync(integer(0)),
+        libc::SYS_ftruncate => files::ftruncate(integer(0), word(1) as i64),
+        libc::SYS_fallocate => {
+            files::fallocate(integer(0), integer(1), word(2) as i64, word(3) as i64)
         }
+        libc::SYS_fadvise64 => files::fadvise(integer(0), integer(3)),
         libc::SYS_ppoll => time::timespec_timeout(word(2))
             .and_then(|timeout| files::poll(word(0), word(1), timeout)),
         libc::SYS_pselect6 => time::timespec_timeout(word(4))
@@ -131,20 +147,19 @@ pub fn call(number: c_long, arguments: &[usize; 6]) -> Result<usize> {
         libc::SYS_statx => paths::statx(integer(0), word(1), integer(2), word(3) as u32, word(4)),
         libc::SYS_faccessat => paths::access_at(integer(0), word(1), integer(2), 0),
         libc::SYS_faccessat2 => paths::access_at(integer(0), word(1), integer(2), integer(3)),
-        libc::SYS_mkdirat
-        | libc::SYS_unlinkat
-        | libc::SYS_readlinkat
-        | libc::SYS_fchmodat
-        | libc::SYS_mknodat => paths::path_call(integer(0), word(1), 0),
+        libc::SYS_mkdirat => paths::mkdir_at(integer(0), word(1), word(2) as u32),
+        libc::SYS_unlinkat => paths::unlink_at(integer(0), word(1), integer(2)),
+        libc::SYS_readlinkat => paths::readlink_at(integer(0), word(1), word(2), word(3)),
+        libc::SYS_fchmodat | libc::SYS_mknodat => paths::path_call(integer(0), word(1), 0),
         libc::SYS_fchownat => paths::path_call(integer(0), word(1), integer(4)),
-        libc::SYS_utimensat if word(1) == 0 => files::description(integer(0)).map(|_| 0),
-        libc::SYS_utimensat => paths::path_call(integer(0), word(1), integer(3)),
-        libc::SYS_truncate | libc::SYS_statfs | libc::SYS_chroot => {
-            paths::path_call(libc::AT_FDCWD, word(0), 0)
+        libc::SYS_utimensat => paths::utimens_at(integer(0), word(1), word(2), integer(3)),
+        libc::SYS_truncate => paths::truncate(word(0), word(1) as i64),
+        libc::SYS_statfs | libc::SYS_chroot => paths::path_call(libc::AT_FDCWD, word(0), 0),
+        libc::SYS_renameat => paths::rename_at(integer(0), word(1), integer(2), word(3), 0),
+        libc::SYS_renameat2 => {
+            paths::rename_at(integer(0), word(1), integer(2), word(3), word(4) as u32)
         }
-        libc::SYS_renameat | libc::SYS_renameat2 | libc::SYS_linkat => {
-            paths::two_path_call(integer(0), word(1), integer(2), word(3))
-        }
+        libc::SYS_linkat => paths::two_path_call(integer(0), word(1), integer(2), word(3)),
         libc::SYS_symlinkat => paths::symlink_at(word(0), integer(1), word(2)),
         libc::SYS_chdir => paths::chdir(word(0)),
         libc::SYS_fchdir => paths::fchdir(integer(0)),

@@ -47,6 +47,11 @@ errno_constants!(
     EAFNOSUPPORT,
     ETIMEDOUT,
     EOVERFLOW,
+    EISDIR,
+    ENOTEMPTY,
+    EXDEV,
+    EILSEQ,
+    EOPNOTSUPP,
 );
 
 impl From<Error> for Errno {

@@ -234,6 +234,25 @@ pub fn umask(mask: u32) -> Result<usize> {
     Ok(UMASK.swap(mask & 0o777, Ordering::Relaxed) as usize)
 }
 
+/// The file-mode creation mask, which `open`, `mkdir` and the like apply.
+pub fn creation_mask() -> u32 {
+    UMASK.load(Ordering::Relaxed)
+}
+
+/// Tests that set or depend on the mask hold this, as the mask is the entity's.
+#[cfg(test)]
+static UMASK_USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Sets the mask for a test, which keeps it while it holds the guard.
+#[cfg(test)]
+pub fn set_creation_mask_for_test(mask: u32) -> std::sync::MutexGuard<'static, ()> {
+    let guard = UMASK_USERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    UMASK.store(mask, Ordering::Relaxed);
+    guard
+}
+
 // The constants' types differ between glibc (the host) and musl, so the casts stay.
 #[allow(clippy::unnecessary_cast)]
 #[cfg(test)]
@@ -352,6 +371,7 @@ mod tests {
 
     #[test]
     fn umask_swaps() {
+        let _users = set_creation_mask_for_test(0o022);
         let first = umask(0o077).unwrap();
         assert_eq!(umask(first as u32), Ok(0o077));
     }

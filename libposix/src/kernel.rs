@@ -1,7 +1,8 @@
 //! The Septa kernel calls libposix makes, typed: the only module that traps into the kernel.
 //!
 //! Under host tests the trap is replaced by `fake`, which serves the few calls the tests
-//! reach (console writes are recorded; memory calls succeed without mapping anything).
+//! reach (console writes are recorded; memory calls succeed without mapping anything; IPC
+//! calls go to an in-process server the test installs).
 
 use septa_abi::{Error, decode_result, protection, syscall};
 
@@ -191,6 +192,34 @@ pub unsafe fn memory_protect(
     )
 }
 
+/// Sends the whole message `request` on the endpoint `endpoint` and waits (without a timeout)
+/// for the reply, written to the start of `reply`; returns the reply's length.
+///
+/// `request` must be one whole message, its header describing exactly its bytes, as the
+/// generated clients build them: the kernel reads the header to learn how much to copy.
+pub fn ipc_call(endpoint: u32, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+    if request.len() < septa_abi::MESSAGE_HEADER_SIZE {
+        return Err(Error::Malformed);
+    }
+    // SAFETY: the kernel reads the message at `request`, which is live and as long as its
+    // header says (checked by the kernel against the entity's memory all the same), and writes
+    // at most `reply.len()` bytes at `reply`, a live buffer nothing else uses during the call.
+    let (word, _) = unsafe {
+        call(
+            syscall::CALL,
+            [
+                endpoint as usize,
+                request.as_ptr() as usize,
+                reply.as_mut_ptr() as usize,
+                reply.len(),
+                septa_abi::TIMEOUT_NEVER as usize,
+                0,
+            ],
+        )
+    };
+    decode_result(word)
+}
+
 /// Waits while the `u32` at `address` equals `expected`, at most `timeout` nanoseconds.
 pub fn futex_wait(address: usize, expected: u32, timeout: u64) -> Result<usize, Error> {
     // SAFETY: the kernel only reads the `u32` at `address`, after checking it is the entity's.
@@ -240,16 +269,52 @@ pub fn protection_bits(prot: i32) -> usize {
 #[cfg(test)]
 pub mod fake {
     use super::*;
+    use std::boxed::Box;
     use std::cell::RefCell;
     use std::vec::Vec;
 
+    /// What serves this test thread's IPC calls: `(endpoint, request, reply) -> reply length`.
+    pub type Server = Box<dyn FnMut(u32, &[u8], &mut [u8]) -> Result<usize, Error>>;
+
     std::thread_local! {
         static CONSOLE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        static SERVER: RefCell<Option<Server>> = RefCell::new(None);
     }
 
     /// What this test thread wrote to the console so far; clears it.
     pub fn take_console() -> Vec<u8> {
         CONSOLE.with(|console| core::mem::take(&mut *console.borrow_mut()))
+    }
+
+    /// Makes `server` answer this test thread's `CALL`s (none: `BadHandle`, as for a handle
+    /// the entity does not hold).
+    pub fn serve(server: Option<Server>) {
+        SERVER.with(|slot| *slot.borrow_mut() = server);
+    }
+
+    /// The fake `CALL`: the request's length from its header, then the thread's server.
+    fn ipc_call(arguments: [usize; 6]) -> (isize, usize) {
+        let failure = |error: Error| (-(error as isize), 0);
+        // SAFETY: `kernel::ipc_call` passes a live message at least a header long.
+        let header = unsafe {
+            core::slice::from_raw_parts(arguments[1] as *const u8, septa_abi::MESSAGE_HEADER_SIZE)
+        };
+        let header = septa_abi::MessageHeader::from_bytes(header.try_into().unwrap());
+        let Some(length) = header.total_size() else {
+            return failure(Error::Malformed);
+        };
+        // SAFETY: the message is as long as its header says (the generated encoder wrote it).
+        let request = unsafe { core::slice::from_raw_parts(arguments[1] as *const u8, length) };
+        // SAFETY: `kernel::ipc_call` passes its live reply buffer and that buffer's length.
+        let reply =
+            unsafe { core::slice::from_raw_parts_mut(arguments[2] as *mut u8, arguments[3]) };
+        SERVER.with(|slot| match slot.borrow_mut().as_mut() {
+            Some(server) => match server(arguments[0] as u32, request, reply) {
+                Ok(length) => (length as isize, 0),
+                Err(error) => failure(error),
+            },
+            None => failure(Error::BadHandle),
+        })
     }
 
     /// The fake trap: the calls tests reach, answered without a kernel.
@@ -274,6 +339,7 @@ pub mod fake {
             syscall::THREAD_SELF => ok(2),
             syscall::TIMESTAMP => (0, 1_000_000_000),
             syscall::FUTEX_WAKE | syscall::FUTEX_REQUEUE => ok(0),
+            syscall::CALL => ipc_call(arguments),
             syscall::ENTITY_EXIT | syscall::THREAD_EXIT => {
                 panic!("exit({})", arguments[0] as i32)
             }

@@ -37,20 +37,26 @@ impl<T> Lock<T> {
 
     /// Waits for the lock and returns a guard that releases it when dropped.
     pub fn lock(&self) -> Guard<'_, T> {
-        let mut yields = 0u32;
+        let mut attempts = 0u32;
         while self
             .held
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            if yields < YIELDS_BEFORE_SLEEP {
-                yields += 1;
-                crate::kernel::yield_now();
-            } else {
-                crate::kernel::sleep(SLEEP_NANOSECONDS);
-            }
+            pause(&mut attempts);
         }
         Guard { lock: self }
+    }
+}
+
+/// Waits a little for another thread to give something back: yields the processor, and after
+/// many yields in a row (`attempts` counts them) sleeps instead.
+pub fn pause(attempts: &mut u32) {
+    if *attempts < YIELDS_BEFORE_SLEEP {
+        *attempts += 1;
+        crate::kernel::yield_now();
+    } else {
+        crate::kernel::sleep(SLEEP_NANOSECONDS);
     }
 }
 

@@ -7,7 +7,8 @@
 //! zero pages. Ranges libposix did not hand out (the program image, the initial stack) are
 //! passed to the kernel as they are.
 //!
-//! Only anonymous memory exists until the file VFS does: a file mapping is `ENODEV`.
+//! Only anonymous memory can be mapped: the File interface has no way to map a file, so a
+//! file mapping is `ENODEV`.
 //! `MAP_SHARED` and `MAP_PRIVATE` behave alike, since no process shares memory with another.
 
 use septa_abi::startup::{STACK_SIZE_MAX, STACK_TOP, USER_END, USER_LOWEST};
@@ -108,7 +109,7 @@ pub fn map(
         if offset % PAGE_SIZE as i64 != 0 {
             return Err(Errno::EINVAL);
         }
-        // No file can be mapped before the file VFS exists; the console cannot be mapped.
+        // The File interface cannot map a file; the console cannot be mapped either.
         return Err(Errno::ENODEV);
     }
     let length = page_round(length).ok_or(Errno::ENOMEM)?;

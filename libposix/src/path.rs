@@ -1,9 +1,10 @@
 //! Path normalisation: a program's path, relative to the working directory, made absolute and
-//! free of `.`, `..` and repeated slashes, as routing needs it.
+//! free of `.`, `..` and repeated slashes, as routing and the File interface need it.
 //!
-//! Normalisation is lexical: `a/../b` is `b` whatever `a` is. That is exact while Septa has no
-//! symbolic links; when the file VFS brings them, `..` after a link will be resolved by the
-//! server, and this function will only join and clean.
+//! Normalisation is lexical: `a/../b` is `b` whatever `a` is, so `..` after a symbolic link
+//! leaves the link's parent, not its target's (as in Plan 9, and as a shell's `cd` does). The
+//! File interface carries normalised paths only, so that the monitor's path rules see the path
+//! the program named; the file VFS follows links inside it.
 
 use crate::errno::{Errno, Result};
 
@@ -31,6 +32,20 @@ impl PathBuffer {
     /// The path's bytes (no NUL).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.length]
+    }
+
+    /// Replaces the path with `normalised`, a path that is normalised already (one this type
+    /// held before); `ENAMETOOLONG` if it does not fit, `EINVAL` if it is not absolute.
+    pub fn assign(&mut self, normalised: &[u8]) -> Result<()> {
+        if normalised.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if normalised.first() != Some(&b'/') {
+            return Err(Errno::EINVAL);
+        }
+        self.bytes[..normalised.len()].copy_from_slice(normalised);
+        self.length = normalised.len();
+        Ok(())
     }
 
     fn push_component(&mut self, component: &[u8]) -> Result<()> {

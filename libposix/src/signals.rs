@@ -367,6 +367,7 @@ fn terminate(signal: i32) -> ! {
     let _ = writeln!(console, "[libposix] killed by signal {signal}");
     console.flush();
     unsupported::print_report();
+    crate::files::close_all();
     kernel::entity_exit(128 + signal)
 }
 

@@ -410,10 +410,12 @@ pub fn exit_thread() -> ! {
     unsafe { kernel::thread_exit(0, 0) }
 }
 
-/// `exit_group`: reports unsupported calls, then ends the entity with the low 8 bits of
-/// `status`, as a Linux parent would see them.
+/// `exit_group`: reports unsupported calls, closes every descriptor (so file VFSes free what
+/// the entity held open), then ends the entity with the low 8 bits of `status`, as a Linux
+/// parent would see them.
 pub fn exit_group(status: i32) -> ! {
     unsupported::print_report();
+    crate::files::close_all();
     kernel::entity_exit(status & 0xff)
 }
 

@@ -5,6 +5,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use libc::c_long;
 
+use crate::directory_entries::Format;
 use crate::errno::{Errno, Result};
 use crate::{files, identity, paths, threads, time};
 
@@ -176,18 +177,18 @@ pub fn legacy_call(number: c_long, arguments: &[usize; 6]) -> Option<Result<usiz
         libc::SYS_stat => paths::stat_at(here, word(0), word(1), 0),
         libc::SYS_lstat => paths::stat_at(here, word(0), word(1), libc::AT_SYMLINK_NOFOLLOW),
         libc::SYS_access => paths::access_at(here, word(0), word(1) as i32, 0),
-        libc::SYS_mkdir
-        | libc::SYS_rmdir
-        | libc::SYS_unlink
-        | libc::SYS_readlink
-        | libc::SYS_chmod
-        | libc::SYS_chown
-        | libc::SYS_lchown
-        | libc::SYS_mknod
-        | libc::SYS_utime
-        | libc::SYS_utimes => paths::path_call(here, word(0), 0),
-        libc::SYS_futimesat => paths::path_call(word(0) as i32, word(1), 0),
-        libc::SYS_rename | libc::SYS_link => paths::two_path_call(here, word(0), here, word(1)),
+        libc::SYS_mkdir => paths::mkdir_at(here, word(0), word(1) as u32),
+        libc::SYS_rmdir => paths::unlink_at(here, word(0), libc::AT_REMOVEDIR),
+        libc::SYS_unlink => paths::unlink_at(here, word(0), 0),
+        libc::SYS_readlink => paths::readlink_at(here, word(0), word(1), word(2)),
+        libc::SYS_chmod | libc::SYS_chown | libc::SYS_lchown | libc::SYS_mknod => {
+            paths::path_call(here, word(0), 0)
+        }
+        libc::SYS_utime => paths::utime(word(0), word(1)),
+        libc::SYS_utimes => paths::utimes_at(here, word(0), word(1)),
+        libc::SYS_futimesat => paths::utimes_at(word(0) as i32, word(1), word(2)),
+        libc::SYS_rename => paths::rename_at(here, word(0), here, word(1), 0),
+        libc::SYS_link => paths::two_path_call(here, word(0), here, word(1)),
         libc::SYS_symlink => paths::symlink_at(word(0), here, word(1)),
         libc::SYS_poll => files::poll(word(0), word(1), time::milliseconds_timeout(word(2) as i32)),
         libc::SYS_select => match time::timeval_timeout(word(4)) {
@@ -195,7 +196,7 @@ pub fn legacy_call(number: c_long, arguments: &[usize; 6]) -> Option<Result<usiz
             Err(error) => Err(error),
         },
         libc::SYS_dup2 => files::dup2(word(0) as i32, word(1) as i32),
-        libc::SYS_getdents => files::getdents(word(0) as i32),
+        libc::SYS_getdents => files::getdents(word(0) as i32, word(1), word(2), Format::Legacy),
         libc::SYS_time => time::time(word(0)),
         libc::SYS_getpgrp => identity::getpid(),
         libc::SYS_arch_prctl => match word(0) {
