@@ -1,10 +1,14 @@
-//! Boot: the memory map and boot module from the loader, then the entities of the boot image.
+//! Boot: the memory map, boot module and device candidates from the loader, then the devices
+//! present and the entities of the boot image.
 
 use crate::console;
 use crate::kernel::{Kernel, install};
 
 /// Most memory regions the kernel records.
 pub const BOOT_REGIONS_MAX: usize = 32;
+/// Most candidate virtio-mmio transports the kernel probes (QEMU's `virt` has 32, `microvm`
+/// 24).
+pub const DEVICE_CANDIDATES_MAX: usize = 64;
 
 /// What the architecture's boot code learned from the loader.
 pub struct BootInformation {
@@ -18,6 +22,12 @@ pub struct BootInformation {
     pub reserved_count: usize,
     /// The boot image, as physical address and size.
     pub boot_module: Option<(u64, u64)>,
+    /// Physical addresses of candidate virtio-mmio transports, each a
+    /// [`septa_abi::device::WINDOW_SIZE`]-byte register window inside the direct map, mapped
+    /// as device memory.
+    pub device_candidates: [u64; DEVICE_CANDIDATES_MAX],
+    /// Number of valid entries in `device_candidates`.
+    pub device_candidate_count: usize,
 }
 
 impl BootInformation {
@@ -29,6 +39,16 @@ impl BootInformation {
             reserved: [(0, 0); 8],
             reserved_count: 0,
             boot_module: None,
+            device_candidates: [0; DEVICE_CANDIDATES_MAX],
+            device_candidate_count: 0,
+        }
+    }
+
+    /// Records a candidate virtio-mmio transport (see `device_candidates`).
+    pub fn add_device_candidate(&mut self, base: u64) {
+        if self.device_candidate_count < DEVICE_CANDIDATES_MAX {
+            self.device_candidates[self.device_candidate_count] = base;
+            self.device_candidate_count += 1;
         }
     }
 
@@ -78,7 +98,11 @@ pub fn start(mut boot: BootInformation) -> crate::arch::Context {
         image.policy.rules.len(),
         frames.free_count()
     ));
-    let kernel = match Kernel::new(image, frames) {
+    // In address order, so capabilities bind the same way whatever order the loader listed.
+    let candidates = &mut boot.device_candidates[..boot.device_candidate_count];
+    candidates.sort_unstable();
+    let devices = crate::device::discover(candidates);
+    let kernel = match Kernel::new(image, frames, devices) {
         Ok(kernel) => kernel,
         Err(message) => fatal_format(format_args!("cannot start the system: {message}")),
     };

@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use septa_abi::Error;
 use septa_boot_image::{BootImage, ObjectImage};
 use septa_kernel_core::capability::{Capability, CapabilityTable};
+use septa_kernel_core::device::Devices;
 use septa_kernel_core::scheduler::ReadyQueues;
 use septa_monitor::Policy;
 
@@ -31,6 +32,9 @@ pub enum Object {
     Notification(u32),
     /// A shared-memory region.
     SharedMemory(u32),
+    /// A virtio-mmio device: the index of its transport in [`Kernel::devices`], or `None` when
+    /// no transport was free at boot (every use is then `BadHandle`).
+    Device(Option<u32>),
 }
 
 /// An isolated program: an address space, a capability table and threads.
@@ -147,11 +151,17 @@ pub struct Kernel {
     pub futex_waiters: VecDeque<ThreadId>,
     /// The thread whose extended state the processor holds.
     pub extended_live: Option<ThreadId>,
+    /// The virtio-mmio transports found at boot, and which are bound to a capability.
+    pub devices: Devices,
 }
 
 impl Kernel {
     /// Builds the system from the boot image.
-    pub fn new(image: BootImage<'static>, frames: Frames) -> Result<Kernel, String> {
+    pub fn new(
+        image: BootImage<'static>,
+        frames: Frames,
+        devices: Devices,
+    ) -> Result<Kernel, String> {
         let mut kernel = Kernel {
             frames,
             entities: Vec::new(),
@@ -170,6 +180,7 @@ impl Kernel {
             staging: alloc::vec![0; septa_abi::MESSAGE_MAX_SIZE],
             futex_waiters: VecDeque::new(),
             extended_live: None,
+            devices,
         };
         for size in &image.shared_memory_sizes {
             if size % 4096 != 0 || *size == 0 || *size > 64 << 20 {
@@ -215,6 +226,22 @@ impl Kernel {
                         if (index as usize) < image.shared_memory_sizes.len() =>
                     {
                         Object::SharedMemory(index)
+                    }
+                    ObjectImage::VirtioDevice(device_id) => {
+                        let transport = kernel.devices.bind(device_id);
+                        let kind = crate::device::kind(device_id);
+                        match transport.and_then(|index| kernel.devices.get(index)) {
+                            Some(bound) => console::line(format_args!(
+                                "[kernel] entity '{}' drives the {kind} at {:#x}",
+                                entity.name, bound.base
+                            )),
+                            None => console::line(format_args!(
+                                "[kernel] entity '{}': no free {kind} (device id {device_id}) \
+                                 for capability '{}'; every use of it fails with BadHandle",
+                                entity.name, capability.name
+                            )),
+                        }
+                        Object::Device(transport)
                     }
                     other => {
                         return Err(alloc::format!(
@@ -612,6 +639,8 @@ impl Kernel {
                 }
             }
         }
+        // Its devices stop reaching memory by DMA before its frames go back to the allocator.
+        crate::device::reset_all(self, entity);
         // Free the address space from the kernel's own root.
         if self.active_root == self.entities[entity as usize].root {
             arch::paging::activate(arch::paging::kernel_root());

@@ -2,7 +2,8 @@
 //!
 //! Septa's kernel provides threads, address spaces, capabilities, synchronous IPC,
 //! notifications, shared memory, timers, and nothing else: file systems, networks and drivers
-//! are user-mode entities. Its principles:
+//! are user-mode entities, to which the kernel lends only register access and DMA memory
+//! ([`device`]). Its principles:
 //!
 //! - **Isolation is the MMU's.** Every entity has its own address space; the kernel's half is
 //!   mapped supervisor-only in all of them; user pages are never both writable and executable.
@@ -28,6 +29,7 @@ extern crate alloc;
 mod arch;
 mod boot;
 mod console;
+mod device;
 mod extended;
 mod futex;
 mod ipc;

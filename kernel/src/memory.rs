@@ -58,6 +58,22 @@ impl Frames {
         Some(frame)
     }
 
+    /// Takes `count` zeroed, physically contiguous frames and returns the address of the
+    /// first; each is returned on its own with [`Frames::free`].
+    pub fn allocate_run(&mut self, count: u64) -> Option<u64> {
+        let first = self.bitmap.allocate_run(count)?;
+        // SAFETY: the run is free RAM inside the direct map (the allocator covers only RAM
+        // below 4 GiB), now owned by the caller.
+        unsafe {
+            core::ptr::write_bytes(
+                paging::physical_to_virtual(first) as *mut u8,
+                0,
+                (count * FRAME_SIZE) as usize,
+            )
+        };
+        Some(first)
+    }
+
     /// Returns a frame.
     pub fn free(&mut self, frame: u64) {
         self.bitmap.free_frame(frame);

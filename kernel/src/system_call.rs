@@ -133,6 +133,17 @@ pub fn dispatch(kernel: &mut Kernel) {
             }
             result
         }
+        syscall::DEVICE_READ => {
+            crate::device::read_register(kernel, argument(0), argument(1), argument(2))
+        }
+        syscall::DEVICE_WRITE => crate::device::write_register(
+            kernel,
+            argument(0),
+            argument(1),
+            argument(2),
+            argument(3),
+        ),
+        syscall::DMA_MAP => crate::device::dma_map(kernel, argument(0), argument(1), argument(2)),
         _ => Err(Error::NoSuchCall),
     };
     if let Err(error) = result
@@ -272,7 +283,7 @@ fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(
 
 /// Checks that `[address, address + size)` is page-aligned user space with nothing mapped
 /// (at a cost that follows what is mapped, not the size of the range).
-fn check_free_range(kernel: &Kernel, address: u64, size: u64) -> Result<(), Error> {
+pub fn check_free_range(kernel: &Kernel, address: u64, size: u64) -> Result<(), Error> {
     let end = address.checked_add(size).ok_or(Error::InvalidArgument)?;
     if address & 0xfff != 0
         || size == 0

@@ -89,8 +89,28 @@ pub mod syscall {
     /// executable together is refused (W^X). Every page in the range must be mapped and owned
     /// by the entity, or nothing changes (`BadAddress`).
     pub const MEMORY_PROTECT: usize = 23;
+    /// Read a register of the virtio-mmio transport held by a device capability:
+    /// `(device handle, offset, width)` -> value. `width` is 1, 2 or 4 bytes, `offset` a
+    /// multiple of it, and the access lies inside the transport's
+    /// [`super::device::WINDOW_SIZE`]-byte window; anything else is `InvalidArgument`. A
+    /// capability bound to no transport (none was present at boot) is `BadHandle`, as is a
+    /// handle that names no device. Registers are reached through the kernel, not mapped,
+    /// because transports share pages (see `docs/kernel.md`, "Devices").
+    pub const DEVICE_READ: usize = 24;
+    /// Write a register of a device capability's transport:
+    /// `(device handle, offset, width, value)`. Checked as [`DEVICE_READ`]; `value` must also
+    /// fit in `width` bytes.
+    pub const DEVICE_WRITE: usize = 25;
+    /// Map memory a device may reach by DMA: `(device handle, address, length)` -> physical
+    /// address. Maps `length` bytes (a positive multiple of 4096, at most
+    /// [`super::device::DMA_MAP_MAX`]) of fresh, zeroed, physically contiguous frames at
+    /// `address` (page-aligned, unmapped user space) in the caller, writable and not
+    /// executable, counted against its memory limit; returns the physical address of the first
+    /// frame, which the driver gives the device. Needs a device capability bound to a
+    /// transport (`BadHandle` otherwise). `MEMORY_UNMAP` returns the memory.
+    pub const DMA_MAP: usize = 26;
     /// One past the highest system-call number.
-    pub const COUNT: usize = 24;
+    pub const COUNT: usize = 27;
 }
 
 /// Errors returned by system calls, as positive codes; a system call returns `-(code)`.
@@ -303,6 +323,56 @@ pub mod rights {
     pub const MAP_WRITE: u32 = 1 << 5;
     /// Every right defined.
     pub const ALL: u32 = SEND | RECEIVE | SIGNAL | WAIT | MAP_READ | MAP_WRITE;
+}
+
+/// Devices an entity may drive: virtio-mmio transports, named in a system description by kind
+/// (`devices = ["virtio-blk"]`), each given to at most one entity.
+pub mod device {
+    /// Bytes of one virtio-mmio transport's register window (the virtio specification, 4.2.2;
+    /// QEMU places its transports this far apart).
+    pub const WINDOW_SIZE: u64 = 0x200;
+    /// The value of a transport's first register, "virt" in little-endian ASCII.
+    pub const MAGIC: u32 = 0x7472_6976;
+    /// Offset of the magic value.
+    pub const MAGIC_OFFSET: u64 = 0x000;
+    /// Offset of the transport version: 1 (legacy) or 2.
+    pub const VERSION_OFFSET: u64 = 0x004;
+    /// Offset of the virtio device id (0: no device behind the transport).
+    pub const DEVICE_ID_OFFSET: u64 = 0x008;
+    /// Offset of the device status register; writing 0 resets the device.
+    pub const STATUS_OFFSET: u64 = 0x070;
+    /// Offset of the device-specific configuration space.
+    pub const CONFIGURATION_OFFSET: u64 = 0x100;
+    /// Most bytes one [`super::syscall::DMA_MAP`] maps.
+    pub const DMA_MAP_MAX: u64 = 4 << 20;
+
+    /// The kinds of device a description may name, with their virtio device ids (the virtio
+    /// specification, 5 "Device Types").
+    pub const KINDS: [(&str, u32); 7] = [
+        ("virtio-net", 1),
+        ("virtio-blk", 2),
+        ("virtio-console", 3),
+        ("virtio-rng", 4),
+        ("virtio-gpu", 16),
+        ("virtio-input", 18),
+        ("virtio-vsock", 19),
+    ];
+
+    /// The virtio device id of a kind, by its name.
+    pub fn kind_id(name: &str) -> Option<u32> {
+        KINDS
+            .iter()
+            .find(|(kind, _)| *kind == name)
+            .map(|(_, id)| *id)
+    }
+
+    /// The name of a virtio device id, when it is one of [`KINDS`].
+    pub fn kind_name(id: u32) -> Option<&'static str> {
+        KINDS
+            .iter()
+            .find(|(_, kind)| *kind == id)
+            .map(|(name, _)| *name)
+    }
 }
 
 /// Memory protection flags for [`syscall::MEMORY_MAP`]. Writable and executable together is
@@ -535,6 +605,17 @@ mod tests {
         assert_eq!(field_offset(&kinds, 4), None);
         assert_eq!(fixed_size(&kinds), 32);
         assert_eq!(fixed_size(&[]), 0);
+    }
+
+    #[test]
+    fn device_kinds_are_distinct_and_round_trip() {
+        for (name, id) in device::KINDS {
+            assert_eq!(device::kind_id(name), Some(id));
+            assert_eq!(device::kind_name(id), Some(name));
+        }
+        assert_eq!(device::kind_id("virtio-blk"), Some(2));
+        assert_eq!(device::kind_id("virtio-floppy"), None);
+        assert_eq!(device::kind_name(0), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Bytes at the start of every boot image, including the format version.
-pub const MAGIC: &[u8; 8] = b"SEPTA02\n";
+pub const MAGIC: &[u8; 8] = b"SEPTA03\n";
 
 /// A whole system, as the kernel boots it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -93,6 +93,10 @@ pub enum ObjectImage {
     Notification(u32),
     /// Shared-memory region with this index.
     SharedMemory(u32),
+    /// A virtio-mmio device of this virtio device id (`septa_abi::device::KINDS`): the kernel
+    /// binds the capability at boot to the first present transport of that id no other
+    /// capability holds, or to none.
+    VirtioDevice(u32),
 }
 
 /// Why a boot image could not be decoded.
@@ -135,11 +139,18 @@ mod tests {
                 stack_size: 64 << 10,
                 priority: 20,
                 memory_limit: 4 << 20,
-                capabilities: vec![CapabilityImage {
-                    name: "endpoint".into(),
-                    object: ObjectImage::Endpoint(0),
-                    rights: septa_abi::rights::RECEIVE,
-                }],
+                capabilities: vec![
+                    CapabilityImage {
+                        name: "endpoint".into(),
+                        object: ObjectImage::Endpoint(0),
+                        rights: septa_abi::rights::RECEIVE,
+                    },
+                    CapabilityImage {
+                        name: "virtio-blk".into(),
+                        object: ObjectImage::VirtioDevice(2),
+                        rights: 0,
+                    },
+                ],
                 routes: vec![RouteImage {
                     kind: septa_abi::startup::route::MOUNT,
                     capability: 0,

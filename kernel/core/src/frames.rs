@@ -1,4 +1,5 @@
-//! Physical frame accounting: a bitmap of free 4 KiB frames.
+//! Physical frame accounting: a bitmap of free 4 KiB frames, taken one at a time or as a
+//! physically contiguous run (for memory a device reaches by DMA).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -64,6 +65,51 @@ impl FrameBitmap {
         None
     }
 
+    /// Takes `count` free frames that are physically contiguous, the lowest such run, and
+    /// returns the address of the first. `None` when `count` is 0 or no run is long enough.
+    /// The frames are freed one by one with [`FrameBitmap::free_frame`].
+    pub fn allocate_run(&mut self, count: u64) -> Option<u64> {
+        if count == 0 || count > self.free {
+            return None;
+        }
+        let mut frame = self.hint as u64 * 64;
+        let (mut start, mut length) = (frame, 0u64);
+        while frame < self.frame_count {
+            let (word, bit) = ((frame / 64) as usize, frame % 64);
+            // Whole words at once where they are wholly used, or wholly free and not the end.
+            if bit == 0 && self.words[word] == 0 {
+                length = 0;
+                frame += 64;
+                continue;
+            }
+            if bit == 0 && self.words[word] == u64::MAX && length + 64 < count {
+                if length == 0 {
+                    start = frame;
+                }
+                length += 64;
+                frame += 64;
+                continue;
+            }
+            if self.words[word] & (1 << bit) == 0 {
+                length = 0;
+            } else {
+                if length == 0 {
+                    start = frame;
+                }
+                length += 1;
+                if length == count {
+                    for taken in start..start + count {
+                        self.words[(taken / 64) as usize] &= !(1 << (taken % 64));
+                    }
+                    self.free -= count;
+                    return Some(start * FRAME_SIZE);
+                }
+            }
+            frame += 1;
+        }
+        None
+    }
+
     /// Returns a frame. Freeing a frame that is already free or out of range is ignored, so a
     /// bookkeeping mistake cannot corrupt the count.
     pub fn free_frame(&mut self, address: u64) {
@@ -104,6 +150,59 @@ mod tests {
         bitmap.free_frame(u64::MAX - 10);
         assert_eq!(bitmap.free_count(), 1);
         assert_eq!(bitmap.allocate(), Some(0x2000));
+    }
+
+    #[test]
+    fn runs_are_contiguous_and_first_fit() {
+        let mut bitmap = FrameBitmap::new(512);
+        bitmap.release_range(0, 512 * FRAME_SIZE);
+        // Holes at frames 3 and 70 split the free space into runs of 3, 66 and 441 frames.
+        bitmap.reserve_range(3 * FRAME_SIZE, 4 * FRAME_SIZE);
+        bitmap.reserve_range(70 * FRAME_SIZE, 71 * FRAME_SIZE);
+        assert_eq!(bitmap.allocate_run(2), Some(0));
+        assert_eq!(bitmap.allocate_run(2), Some(4 * FRAME_SIZE));
+        // Frames 6..70 are 64, one short: the run comes after frame 70, across a word boundary.
+        assert_eq!(bitmap.allocate_run(65), Some(71 * FRAME_SIZE));
+        // An exact fit, across the word boundary at frame 64.
+        assert_eq!(bitmap.allocate_run(64), Some(6 * FRAME_SIZE));
+        assert_eq!(bitmap.free_count(), 512 - 2 - 2 - 2 - 65 - 64);
+        // The single frame left below the first hole.
+        assert_eq!(bitmap.allocate(), Some(2 * FRAME_SIZE));
+        // Exactly the rest of the bitmap, ending at its last frame.
+        assert_eq!(bitmap.allocate_run(512 - 136), Some(136 * FRAME_SIZE));
+        assert_eq!(bitmap.allocate_run(1), None);
+        assert_eq!(bitmap.free_count(), 0);
+    }
+
+    #[test]
+    fn runs_fail_when_memory_is_fragmented_or_short() {
+        let mut bitmap = FrameBitmap::new(200);
+        assert_eq!(bitmap.allocate_run(1), None);
+        bitmap.release_range(0, 200 * FRAME_SIZE);
+        assert_eq!(bitmap.allocate_run(0), None);
+        assert_eq!(bitmap.allocate_run(201), None);
+        for frame in (0..200).step_by(2) {
+            bitmap.reserve_range(frame * FRAME_SIZE, frame * FRAME_SIZE + 1);
+        }
+        // A hundred free frames, none adjacent to another.
+        assert_eq!(bitmap.free_count(), 100);
+        assert_eq!(bitmap.allocate_run(2), None);
+        assert_eq!(bitmap.free_count(), 100);
+        assert_eq!(bitmap.allocate_run(1), Some(FRAME_SIZE));
+    }
+
+    #[test]
+    fn run_frames_are_freed_one_by_one() {
+        let mut bitmap = FrameBitmap::new(128);
+        bitmap.release_range(0, 128 * FRAME_SIZE);
+        let run = bitmap.allocate_run(100).unwrap();
+        assert_eq!(bitmap.free_count(), 28);
+        for frame in 0..100 {
+            bitmap.free_frame(run + frame * FRAME_SIZE);
+        }
+        assert_eq!(bitmap.free_count(), 128);
+        assert_eq!(bitmap.allocate_run(128), Some(0));
+        assert_eq!(bitmap.free_count(), 0);
     }
 
     #[test]

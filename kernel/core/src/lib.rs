@@ -1,5 +1,5 @@
 //! The kernel's pure logic: capability tables, scheduling queues, frame accounting, ELF
-//! validation and page-table walks.
+//! validation, page-table walks and virtio-mmio transport discovery.
 //!
 //! Everything here is ordinary safe Rust with no hardware access, so it runs under `cargo test`
 //! on the host (the pattern of Hubris's `kerncore`). The kernel binary wraps these types with
@@ -10,6 +10,7 @@
 extern crate alloc;
 
 pub mod capability;
+pub mod device;
 pub mod executable;
 pub mod frames;
 pub mod page_table;

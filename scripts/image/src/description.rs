@@ -37,6 +37,9 @@ pub(crate) struct SystemSection {
     /// Read by `cargo xtask test`: how long the system test may run.
     #[allow(dead_code, reason = "read by `cargo xtask test`")]
     pub timeout_seconds: Option<Spanned<u64>>,
+    /// The size of a blank disk `cargo xtask run` and `test` attach as a virtio block device;
+    /// validated here.
+    pub disk: Option<Spanned<toml::Value>>,
 }
 
 /// `[[entity]]`.
@@ -57,7 +60,10 @@ pub(crate) struct EntitySection {
     pub stack: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub serves: Vec<Spanned<String>>,
-    pub routes: Option<Spanned<RoutesSection>>,
+    pub routes: Option<RoutesSection>,
+    /// Kinds of virtio device the entity drives (`"virtio-blk"`), one capability each.
+    #[serde(default)]
+    pub devices: Vec<Spanned<String>>,
 }
 
 /// `[entity.routes]`: where libposix sends the entity's file and socket calls.

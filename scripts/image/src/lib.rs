@@ -24,6 +24,12 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use system::{DOCUMENTATION, Source, System};
 
+/// Reads a size as a description writes it (`"16 MiB"`, or a number of bytes), for the build
+/// tool's reading of the keys it owns (`[system] disk`); `None` when it is not one.
+pub fn parse_size(value: &toml::Value) -> Option<u64> {
+    size::parse(value)
+}
+
 /// A built boot image and a human-readable account of what is in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuiltImage {
@@ -156,14 +162,18 @@ fn summary(system: &System, image_size: usize) -> String {
             entity.name, entity.binary
         );
         for (index, capability) in entity.capabilities.iter().enumerate() {
-            let _ = writeln!(
+            let _ = write!(
                 text,
-                "    handle {} `{}`: {}, {}",
+                "    handle {} `{}`: {}",
                 index + 1,
                 capability.name,
                 object_name(capability.object),
-                rights_names(capability.rights)
             );
+            // A device capability carries no rights: holding it is the permission.
+            if capability.rights != 0 {
+                let _ = write!(text, ", {}", rights_names(capability.rights));
+            }
+            text.push('\n');
         }
     }
     let _ = writeln!(
@@ -187,6 +197,10 @@ fn object_name(object: septa_boot_image::ObjectImage) -> String {
         septa_boot_image::ObjectImage::Endpoint(index) => format!("endpoint {index}"),
         septa_boot_image::ObjectImage::Notification(index) => format!("notification {index}"),
         septa_boot_image::ObjectImage::SharedMemory(index) => format!("shared memory {index}"),
+        septa_boot_image::ObjectImage::VirtioDevice(id) => {
+            let kind = septa_abi::device::kind_name(id).unwrap_or("virtio");
+            format!("{kind} device (virtio id {id}), bound at boot")
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 use crate::description::{Access, Description, EntitySection, RoutesSection};
 use crate::policy;
 use crate::size::{self, PAGE_SIZE};
-use septa_abi::{rights, startup};
+use septa_abi::{device, rights, startup};
 use septa_boot_image::{CapabilityImage, ObjectImage, RouteImage};
 use septa_idl::{Diagnostic, Interface};
 use septa_monitor::Policy;
@@ -146,6 +146,9 @@ pub(crate) fn compile(
                 system.name.get_ref()
             ),
         ));
+    }
+    if let Some(disk) = &system.disk {
+        check_disk(source, disk)?;
     }
     if description.entity.is_empty() {
         return Err(source.error(
@@ -316,6 +319,11 @@ pub(crate) fn compile(
         shared_memory_sizes.push(bytes);
     }
 
+    // Devices: one capability per kind an entity drives, named after the kind.
+    for (index, section) in description.entity.iter().enumerate() {
+        compile_devices(source, section, &mut entities[index])?;
+    }
+
     for (index, section) in description.entity.iter().enumerate() {
         if let Some(routes) = &section.routes {
             let compiled = compile_routes(source, routes, index, &entities, &resolver)?;
@@ -392,6 +400,81 @@ fn whole_pages(
     Ok(bytes)
 }
 
+/// Bytes in a disk sector: a disk's size is a whole number of them.
+const SECTOR_SIZE: u64 = 512;
+
+/// Checks `[system] disk`: a positive whole number of sectors.
+fn check_disk(source: &Source<'_>, disk: &Spanned<toml::Value>) -> Result<(), Diagnostic> {
+    match size::parse(disk.get_ref()) {
+        Some(bytes) if bytes > 0 && bytes.is_multiple_of(SECTOR_SIZE) => Ok(()),
+        Some(bytes) => Err(source.error(
+            disk.span(),
+            format!(
+                "disk of {} is not a positive multiple of {SECTOR_SIZE} bytes",
+                size::display(bytes)
+            ),
+            format!(
+                "round it up to {}",
+                size::display(bytes.div_ceil(SECTOR_SIZE).max(1) * SECTOR_SIZE)
+            ),
+        )),
+        None => Err(source.error(
+            disk.span(),
+            format!("disk {} is not a size", disk.get_ref()),
+            "write a number of bytes, or a string such as \"16 MiB\" (units B, KiB, MiB, GiB)",
+        )),
+    }
+}
+
+/// Gives `entity` a capability for each kind of device its `devices` lists, named after the
+/// kind, whose object is the kind's virtio device id.
+fn compile_devices(
+    source: &Source<'_>,
+    section: &EntitySection,
+    entity: &mut Entity,
+) -> Result<(), Diagnostic> {
+    for (index, kind) in section.devices.iter().enumerate() {
+        let name = kind.get_ref();
+        let Some(device_id) = device::kind_id(name) else {
+            return Err(source.error(
+                kind.span(),
+                format!(
+                    "entity `{}` asks for unknown device kind `{name}`",
+                    entity.name
+                ),
+                format!(
+                    "use one of the virtio kinds: {}",
+                    listing(device::KINDS.iter().map(|(kind, _)| *kind))
+                ),
+            ));
+        };
+        if section.devices[..index]
+            .iter()
+            .any(|earlier| earlier.get_ref() == name)
+        {
+            return Err(source.error(
+                kind.span(),
+                format!(
+                    "entity `{}` lists device `{name}` twice in `devices`",
+                    entity.name
+                ),
+                "list each kind once: an entity drives at most one device of a kind",
+            ));
+        }
+        add_capability(
+            source,
+            entity,
+            CapabilityImage {
+                name: name.clone(),
+                object: ObjectImage::VirtioDevice(device_id),
+                rights: 0,
+            },
+            kind.span(),
+        )?;
+    }
+    Ok(())
+}
+
 /// Rejects a second object (notification, region) of the same name.
 fn check_unique<'a>(
     source: &Source<'_>,
@@ -434,7 +517,8 @@ fn add_capability(
                 capability.name,
                 source.line(entity.capability_spans[index].clone())
             ),
-            "give the connection a distinct `name`, or rename the notification or shared memory",
+            "give the connection a distinct `name`, or rename the notification or shared memory \
+             (a device's capability has its kind's name)",
         ));
     }
     entity.capabilities.push(capability);
@@ -653,7 +737,7 @@ const MOUNT_PREFIX_MAX: usize = 255;
 /// connected to, and becomes a record pointing at that connection's capability.
 fn compile_routes(
     source: &Source<'_>,
-    routes: &Spanned<RoutesSection>,
+    routes: &RoutesSection,
     index: usize,
     entities: &[Entity],
     resolver: &EntityNames<'_>,
@@ -689,7 +773,7 @@ fn compile_routes(
             })
     };
     let mut compiled = Vec::new();
-    for (prefix, server) in &routes.get_ref().mounts {
+    for (prefix, server) in &routes.mounts {
         let text = prefix.get_ref();
         let normalised = text.starts_with('/')
             && text.len() <= MOUNT_PREFIX_MAX
@@ -719,8 +803,8 @@ fn compile_routes(
         });
     }
     for (kind, server) in [
-        (startup::route::UNIX, &routes.get_ref().unix),
-        (startup::route::INET, &routes.get_ref().inet),
+        (startup::route::UNIX, &routes.unix),
+        (startup::route::INET, &routes.inet),
     ] {
         if let Some(server) = server {
             compiled.push(RouteImage {

@@ -72,7 +72,8 @@ fixtures! {
     capability_name_clash =>
         "tests/fixtures/capability_name_clash.toml:22: error: entity `client` would hold two \
          capabilities named `echo` (the other comes from line 17)\n  \
-         fix: give the connection a distinct `name`, or rename the notification or shared memory";
+         fix: give the connection a distinct `name`, or rename the notification or shared memory \
+         (a device's capability has its kind's name)";
     connection_to_non_server =>
         "tests/fixtures/connection_to_non_server.toml:21: error: entity `client` serves no \
          interface, so `echo` cannot connect to it\n  \
@@ -81,6 +82,22 @@ fixtures! {
         "tests/fixtures/connection_unknown_entity.toml:20: error: unknown entity `clint` in \
          connection\n  \
          fix: name an entity described by an [[entity]] table: `echo`, `client`";
+    device_listed_twice =>
+        "tests/fixtures/device_listed_twice.toml:9: error: entity `driver` lists device \
+         `virtio-blk` twice in `devices`\n  \
+         fix: list each kind once: an entity drives at most one device of a kind";
+    device_unknown_kind =>
+        "tests/fixtures/device_unknown_kind.toml:9: error: entity `driver` asks for unknown \
+         device kind `virtio-blok`\n  \
+         fix: use one of the virtio kinds: `virtio-net`, `virtio-blk`, `virtio-console`, \
+         `virtio-rng`, `virtio-gpu`, `virtio-input`, `virtio-vsock`";
+    disk_not_a_size =>
+        "tests/fixtures/disk_not_a_size.toml:5: error: disk \"16 MB\" is not a size\n  \
+         fix: write a number of bytes, or a string such as \"16 MiB\" (units B, KiB, MiB, GiB)";
+    disk_size =>
+        "tests/fixtures/disk_size.toml:5: error: disk of 1000 bytes is not a positive multiple \
+         of 512 bytes\n  \
+         fix: round it up to 1 KiB";
     duplicate_connection =>
         "tests/fixtures/duplicate_connection.toml:20: error: `client` is already connected to \
          `echo` at line 16\n  \
@@ -138,7 +155,7 @@ fixtures! {
     grant_unknown_interface =>
         "tests/fixtures/grant_unknown_interface.toml:22: error: unknown interface `Ecko` in \
          `Ecko.ping`\n  \
-         fix: use an interface defined in ../../interfaces/definitions: `Echo`, `File`, `SystemTest`";
+         fix: use an interface defined in ../../interfaces/definitions: `Block`, `Echo`, `File`, `SystemTest`";
     grant_unknown_method =>
         "tests/fixtures/grant_unknown_method.toml:22: error: interface `Echo` has no method \
          `pong`\n  \
@@ -247,10 +264,10 @@ fixtures! {
     unknown_interface_served =>
         "tests/fixtures/unknown_interface_served.toml:9: error: entity `echo` serves unknown \
          interface `Ecko`\n  \
-         fix: use an interface defined in ../../interfaces/definitions: `Echo`, `File`, `SystemTest`";
+         fix: use an interface defined in ../../interfaces/definitions: `Block`, `Echo`, `File`, `SystemTest`";
     unknown_key =>
         "tests/fixtures/unknown_key.toml:9: error: unknown field `prority`, expected one of \
          `name`, `binary`, `program`, `arguments`, `environment`, `priority`, `memory`, `stack`, \
-         `serves`, `routes`\n  \
+         `serves`, `routes`, `devices`\n  \
          fix: remove the key or correct its spelling; docs/system-description.md lists the keys";
 }

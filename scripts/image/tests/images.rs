@@ -101,7 +101,7 @@ fn demo_builds_every_part_of_the_image() {
         .iter()
         .map(|interface| interface.name.as_str())
         .collect();
-    assert_eq!(interface_names, ["Echo", "File", "SystemTest"]);
+    assert_eq!(interface_names, ["Block", "Echo", "File", "SystemTest"]);
     assert_eq!(
         policy.rules,
         [
@@ -158,7 +158,7 @@ system `demo`: 3 entities, 2 endpoints, 1 notification, 1 shared-memory region
     handle 4 `bulk`: shared memory 0, map-read+map-write
   entity 2 `tester` (demo-client): priority 10, memory 4 MiB, serves SystemTest
     handle 1 `endpoint`: endpoint 1, receive
-policy: 3 interfaces, 3 rules, enforced (default deny)
+policy: 4 interfaces, 3 rules, enforced (default deny)
 policy tests: 7 passed
 image: ";
     assert!(
@@ -170,6 +170,36 @@ image: ";
         built
             .summary
             .ends_with(&format!("image: {} bytes", built.bytes.len()))
+    );
+}
+
+#[test]
+fn devices_become_capabilities_after_the_others() {
+    let built = build("tests/systems/devices.toml");
+    let image = septa_boot_image::decode(&built.bytes).expect("the image decodes");
+    assert_eq!(
+        image.entities[0].capabilities,
+        [
+            capability("done", ObjectImage::Notification(0), rights::WAIT),
+            capability("virtio-blk", ObjectImage::VirtioDevice(2), 0),
+            capability("virtio-rng", ObjectImage::VirtioDevice(4), 0),
+        ]
+    );
+    assert!(
+        built.summary.contains(
+            "    handle 2 `virtio-blk`: virtio-blk device (virtio id 2), bound at boot\n    \
+             handle 3 `virtio-rng`: virtio-rng device (virtio id 4), bound at boot\n"
+        ),
+        "{}",
+        built.summary
+    );
+    assert_eq!(
+        image.entities[1].capabilities,
+        [capability(
+            "done",
+            ObjectImage::Notification(0),
+            rights::SIGNAL
+        )]
     );
 }
 
@@ -286,4 +316,76 @@ fn every_system_in_the_tree_builds() {
         }
     }
     assert!(built > 0, "systems/ holds at least one description");
+}
+
+#[test]
+fn programs_environment_stack_and_routes_land_in_the_image() {
+    let directory = std::env::temp_dir().join(format!("septa-image-routes-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temporary directory");
+    let description = directory.join("routed.toml");
+    // Routes written inline, and as an implicit table (`[entity.routes.mounts]`, as the toml
+    // crate writes them for `cargo xtask exec`).
+    std::fs::write(
+        &description,
+        r#"[system]
+name = "routed"
+
+[[entity]]
+name = "program"
+program = "tool"
+arguments = ["-v"]
+environment = { HOME = "/", LANG = "C" }
+stack = "1 MiB"
+memory = "8 MiB"
+routes = { mounts = { "/" = "vfs", "/data" = "vfs" } }
+
+[[entity]]
+name = "vfs"
+binary = "echo-server"
+serves = ["File"]
+
+[entity.routes.mounts]
+"/" = "vfs"
+
+[[connection]]
+client = "program"
+server = "vfs"
+
+[[connection]]
+client = "vfs"
+server = "vfs"
+"#,
+    )
+    .expect("writable");
+    let resolve = |binary: septa_image::Binary<'_>| {
+        let (septa_image::Binary::Crate(name) | septa_image::Binary::Program(name)) = binary;
+        let name = if name == "tool" { "demo-client" } else { name };
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/binaries")
+            .join(name);
+        path.is_file().then_some(path)
+    };
+    let built = septa_image::build(&description, interfaces(), &resolve)
+        .unwrap_or_else(|diagnostic| panic!("{diagnostic}"));
+    let image = septa_boot_image::decode(&built.bytes).expect("decodes");
+    let program = &image.entities[0];
+    assert_eq!(program.arguments, ["tool", "-v"]);
+    assert_eq!(program.environment, ["HOME=/", "LANG=C"]);
+    assert_eq!(program.stack_size, 1 << 20);
+    let prefixes: Vec<&str> = program
+        .routes
+        .iter()
+        .map(|route| route.prefix.as_str())
+        .collect();
+    assert_eq!(prefixes, ["/", "/data"]);
+    assert!(
+        program
+            .routes
+            .iter()
+            .all(|route| route.kind == septa_abi::startup::route::MOUNT)
+    );
+    let capability = &program.capabilities[program.routes[0].capability as usize];
+    assert_eq!(capability.name, "vfs");
+    assert_eq!(image.entities[1].routes.len(), 1);
+    std::fs::remove_dir_all(&directory).expect("removable");
 }

@@ -97,7 +97,10 @@ fn build_std_entities(workspace: &Workspace, architecture: Architecture) -> Resu
             if !path.is_file() {
                 bail!("cargo build succeeded but {} is missing", path.display());
             }
-            println!("xtask: built {}", relative(&workspace.root, &path).display());
+            println!(
+                "xtask: built {}",
+                relative(&workspace.root, &path).display()
+            );
             binaries.push(path);
         }
     }
@@ -208,7 +211,9 @@ pub fn pack(
 }
 
 /// Boots an image already built, with its console log in
-/// `build/<arch>/<system>.log`.
+/// `build/<arch>/<system>.log`. A system whose description in `systems/`
+/// says `[system] disk = <size>` boots with a blank disk of that size,
+/// `build/<arch>/<system>-disk.img`, as a virtio block device.
 pub fn boot(
     workspace: &Workspace,
     architecture: Architecture,
@@ -222,12 +227,27 @@ pub fn boot(
     qemu::require_file(&kernel, "the kernel")?;
     qemu::require_file(&image, "the image")?;
     let log = log_path(workspace, architecture, system);
+    let mut extra_arguments = Vec::new();
+    let description = workspace.systems_directory().join(format!("{system}.toml"));
+    if description.is_file() {
+        let text = std::fs::read_to_string(&description)
+            .with_context(|| format!("could not read {}", description.display()))?;
+        let size = qemu::disk_size(&text)
+            .with_context(|| format!("in {}", relative(&workspace.root, &description).display()))?;
+        if let Some(size) = size {
+            let disk = workspace
+                .output_directory(architecture)
+                .join(format!("{system}-disk.img"));
+            qemu::blank_disk(&disk, size)?;
+            extra_arguments = qemu::disk_arguments(&disk);
+        }
+    }
     let outcome = qemu::boot(&Boot {
         architecture,
         accelerator,
         kernel,
         initrd: Some(image),
-        extra_arguments: Vec::new(),
+        extra_arguments,
         timeout,
         log: log.clone(),
         interactive,

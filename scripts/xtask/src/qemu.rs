@@ -106,6 +106,45 @@ pub fn machine_arguments(architecture: Architecture, accelerator: Accelerator) -
         .collect()
 }
 
+/// The arguments that attach the raw disk image `image` as a virtio block
+/// device. On both machines `virtio-blk-device` plugs into a free virtio-mmio
+/// transport (microvm has 24, virt 32; QEMU fills the highest-addressed
+/// first), where the kernel finds it (docs/kernel.md, "Devices").
+pub fn disk_arguments(image: &Path) -> Vec<String> {
+    // QEMU's option syntax doubles a comma inside a value.
+    let file = image.display().to_string().replace(',', ",,");
+    vec![
+        "-drive".to_owned(),
+        format!("file={file},format=raw,if=none,id=disk0"),
+        "-device".to_owned(),
+        "virtio-blk-device,drive=disk0".to_owned(),
+    ]
+}
+
+/// Reads `[system] disk` of a system description: the size in bytes of the
+/// blank disk the system boots with, or `None` without one. Read loosely, as
+/// [`crate::test_suite::test_settings`] reads the test keys: the image tool
+/// validates the key, and has when the image was built.
+pub fn disk_size(description: &str) -> Result<Option<u64>> {
+    let value: toml::Value = toml::from_str(description).context("not valid TOML")?;
+    let Some(disk) = value.get("system").and_then(|system| system.get("disk")) else {
+        return Ok(None);
+    };
+    match septa_image::parse_size(disk) {
+        Some(size) if size > 0 => Ok(Some(size)),
+        _ => bail!("[system] disk must be a size such as \"16 MiB\", not {disk}"),
+    }
+}
+
+/// Creates a blank (all-zero, sparse) raw disk image of `size` bytes at
+/// `path`, replacing what was there: every boot starts from the same disk.
+pub fn blank_disk(path: &Path, size: u64) -> Result<()> {
+    let file =
+        File::create(path).with_context(|| format!("could not create {}", path.display()))?;
+    file.set_len(size)
+        .with_context(|| format!("could not size {} to {size} bytes", path.display()))
+}
+
 /// A `Command` for the machine of `architecture`, ready for `-kernel` and
 /// friends to be appended.
 pub fn machine_command(architecture: Architecture, accelerator: Accelerator) -> Command {
@@ -418,6 +457,38 @@ mod tests {
         );
         let kvm = machine_arguments(Architecture::X86_64, Accelerator::Kvm);
         assert_eq!(kvm[kvm.len() - 2..], ["-accel", "kvm"]);
+    }
+
+    #[test]
+    fn a_disk_is_a_virtio_block_device() {
+        assert_eq!(
+            disk_arguments(Path::new("build/x86_64/devices,1-disk.img")).join(" "),
+            "-drive file=build/x86_64/devices,,1-disk.img,format=raw,if=none,id=disk0 \
+             -device virtio-blk-device,drive=disk0"
+        );
+    }
+
+    #[test]
+    fn reads_the_disk_size_loosely() {
+        let text = "[system]\nname = \"devices\"\ndisk = \"16 MiB\"\nother = 1\n";
+        assert_eq!(disk_size(text).unwrap(), Some(16 << 20));
+        assert_eq!(disk_size("[system]\ndisk = 4096\n").unwrap(), Some(4096));
+        assert_eq!(disk_size("[system]\nname = \"demo\"\n").unwrap(), None);
+        assert_eq!(disk_size("disk = 4096\n").unwrap(), None);
+        assert!(disk_size("[system]\ndisk = \"16 MB\"\n").is_err());
+        assert!(disk_size("[system]\ndisk = 0\n").is_err());
+        assert!(disk_size("[system\n").is_err());
+    }
+
+    #[test]
+    fn a_blank_disk_has_its_size_and_is_emptied() {
+        let path = std::env::temp_dir().join(format!("xtask-disk-{}.img", std::process::id()));
+        std::fs::write(&path, b"left over").unwrap();
+        blank_disk(&path, 1 << 20).unwrap();
+        let contents = std::fs::read(&path).unwrap();
+        assert_eq!(contents.len(), 1 << 20);
+        assert!(contents.iter().all(|byte| *byte == 0));
+        std::fs::remove_file(&path).unwrap();
     }
 
     /// How the tiny guest ends after printing its message.

@@ -21,8 +21,10 @@ const SYSTEM_CONTROL: u64 = 0x30d5_d81d;
 /// outer write-back cacheable, inner-shareable walks, 8-bit ASIDs taken from TTBR0. The
 /// physical-address size is filled in from `ID_AA64MMFR0_EL1`.
 const TRANSLATION_CONTROL: u64 = 0xb510_3510;
-/// Memory attributes: index 0 device nGnRnE, index 1 normal write-back.
-const MEMORY_ATTRIBUTES: u64 = 0xff00;
+/// Memory attributes: index 0 Device-nGnRE (non-gathering, non-reordering, early write
+/// acknowledgement: what device registers need, and what Linux's `ioremap` uses), index 1
+/// normal write-back (ARM ARM, D8.5 "Memory region attributes").
+const MEMORY_ATTRIBUTES: u64 = 0xff04;
 /// Block descriptors used by the boot tables (valid block, access flag; normal memory is
 /// inner-shareable attribute 1).
 const BLOCK_NORMAL_EXECUTABLE: u64 = 0x0040_0000_0000_0705;
@@ -244,7 +246,41 @@ extern "C" fn kernel_entry(device_tree_physical: u64, image_physical: u64) -> ! 
     );
     let (image_start, image_end) = paging::kernel_physical_extent();
     boot.reserve(image_start, image_end);
+    add_virtio_transports(&tree, &mut boot);
     crate::kernel_main(boot)
+}
+
+/// Lists the device tree's virtio-mmio transports (`compatible = "virtio,mmio"`; QEMU's `virt`
+/// has 32, at 0x0a000000, 512 bytes apart) as candidates. The kernel reaches registers only
+/// through the direct map's device memory ([`paging::DEVICE_MEMORY_END`]): a transport
+/// elsewhere, or with a window smaller than the virtio one, is reported and left out.
+fn add_virtio_transports(tree: &fdt::Fdt<'_>, boot: &mut crate::BootInformation) {
+    use septa_abi::device::WINDOW_SIZE;
+    for node in tree.all_nodes() {
+        let is_virtio = node
+            .compatible()
+            .is_some_and(|compatible| compatible.all().any(|name| name == "virtio,mmio"));
+        if !is_virtio {
+            continue;
+        }
+        let Some(region) = node.reg().and_then(|mut regions| regions.next()) else {
+            continue;
+        };
+        let base = region.starting_address as u64;
+        let usable = base.is_multiple_of(4)
+            && region.size.is_some_and(|size| size as u64 >= WINDOW_SIZE)
+            && base
+                .checked_add(WINDOW_SIZE)
+                .is_some_and(|end| end <= paging::DEVICE_MEMORY_END);
+        if usable {
+            boot.add_device_candidate(base);
+        } else {
+            crate::console::line(format_args!(
+                "[kernel] virtio-mmio at {base:#x}: outside the device memory the kernel maps, \
+                 or too small; not used"
+            ));
+        }
+    }
 }
 
 /// The physical address of the first register block of the first node compatible with one of

@@ -20,6 +20,10 @@ pub use septa_kernel_core::page_table::{Access, MapError, Translation};
 
 /// Where physical memory is mapped in the kernel's half.
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
+/// The direct map's first gigabyte, where QEMU's `virt` puts its devices, is mapped as
+/// Device-nGnRE memory (the boot trampoline's 1 GiB block, attribute index 0); the rest as
+/// normal memory. Device registers are reached only below this address.
+pub const DEVICE_MEMORY_END: u64 = 1 << 30;
 const KERNEL_VIRTUAL_BASE: u64 = 0xffff_ffff_8000_0000;
 
 const VALID: u64 = 1 << 0;

@@ -157,6 +157,21 @@ struct MemoryMapEntry {
 const START_INFO_MAGIC: u32 = 0x336e_c578;
 const MEMORY_KIND_RAM: u32 = 1;
 
+/// Where QEMU's `microvm` puts its virtio-mmio transports, [`septa_abi::device::WINDOW_SIZE`]
+/// bytes apart (`VIRTIO_MMIO_BASE` in QEMU's `include/hw/i386/microvm.h`): 24 of them when its
+/// second I/O APIC is on (the default with ACPI), 8 otherwise. `info mtree` in QEMU 7.2 shows
+/// 24, at 0xfeb00000..0xfeb03000, and the first `-device virtio-*-device` on the last of them.
+/// The machine has no device tree to list them, so the kernel probes all 24: an absent
+/// transport reads as zeros, which is not the magic value. They lie in the direct map's
+/// uncached [`super::paging::DEVICE_WINDOW`].
+const MICROVM_VIRTIO_BASE: u64 = 0xfeb0_0000;
+const MICROVM_VIRTIO_TRANSPORTS: u64 = 24;
+const _: () = assert!(
+    super::paging::DEVICE_WINDOW.start <= MICROVM_VIRTIO_BASE
+        && MICROVM_VIRTIO_BASE + MICROVM_VIRTIO_TRANSPORTS * septa_abi::device::WINDOW_SIZE
+            <= super::paging::DEVICE_WINDOW.end
+);
+
 /// Reads a `T` from physical memory through the direct map.
 ///
 /// # Safety
@@ -192,6 +207,9 @@ extern "C" fn kernel_entry(start_info_physical: u64) -> ! {
         // SAFETY: the module list has `module_count` entries at `module_list`.
         let module: ModuleEntry = unsafe { read_physical(start.module_list) };
         boot.boot_module = Some((module.address, module.size));
+    }
+    for index in 0..MICROVM_VIRTIO_TRANSPORTS {
+        boot.add_device_candidate(MICROVM_VIRTIO_BASE + index * septa_abi::device::WINDOW_SIZE);
     }
     boot.reserve(start_info_physical, start_info_physical + 4096);
     let (image_start, image_end) = super::paging::kernel_physical_extent();

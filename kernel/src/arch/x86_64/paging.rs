@@ -1,7 +1,8 @@
 //! Four-level x86_64 page tables: per-entity roots sharing the kernel's upper half.
 //!
 //! The upper half (PML4 entries 256..512) is the kernel's: the direct map of the first 4 GiB
-//! of physical memory at [`DIRECT_MAP_BASE`] and the kernel image at `0xffffffff80000000`.
+//! of physical memory at [`DIRECT_MAP_BASE`] (its last 32 MiB, where the machine's devices
+//! are, uncached: [`DEVICE_WINDOW`]) and the kernel image at `0xffffffff80000000`.
 //! Every entity's root copies those entries, so the kernel is mapped everywhere but only
 //! with supervisor pages: user mode cannot reach it. The lower half is the entity's own, built
 //! from 4 KiB pages whose leaf entries carry the user, write and no-execute bits.
@@ -19,10 +20,19 @@ const KERNEL_VIRTUAL_OFFSET: u64 = 0xffff_ffff_8000_0000;
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
+const WRITE_THROUGH: u64 = 1 << 3;
+const CACHE_DISABLE: u64 = 1 << 4;
 const LARGE: u64 = 1 << 7;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 const USER_ENTRIES: usize = page_table::USER_ROOT_ENTRIES;
+
+/// Physical memory holding device registers: microvm's virtio-mmio transports (0xfeb00000),
+/// its I/O APICs (0xfec00000) and the local APIC (0xfee00000) lie in the last 32 MiB below
+/// 4 GiB, where a PC never has RAM. The direct map makes it uncached (PCD and PWT select PAT
+/// entry 3, UC, whatever the MTRRs say): registers must be neither cached nor combined, and
+/// reads must reach the device (Intel SDM vol. 3A, 12.3 "Methods of caching available").
+pub const DEVICE_WINDOW: core::ops::Range<u64> = 0xfe00_0000..0x1_0000_0000;
 
 static mut KERNEL_ROOT: u64 = 0;
 
@@ -62,8 +72,8 @@ pub fn kernel_physical_extent() -> (u64, u64) {
 }
 
 /// Takes over the boot page tables: maps the kernel image with 4 KiB pages and W^X (text
-/// read-execute, read-only data, everything else no-execute), and drops the boot trampoline's
-/// identity map of low memory.
+/// read-execute, read-only data, everything else no-execute), makes the direct map of
+/// [`DEVICE_WINDOW`] uncached, and drops the boot trampoline's identity map of low memory.
 pub fn initialise() {
     let root: u64;
     // SAFETY: reading CR3 has no side effects.
@@ -101,6 +111,14 @@ pub fn initialise() {
         }
         let directory = physical(&raw const (*area).directory as u64);
         let pml4 = &mut *table(root);
+        // The boot trampoline maps the direct map with 2 MiB pages; the CR3 write below drops
+        // their cached, write-back translations.
+        let direct = pml4[(DIRECT_MAP_BASE >> 39 & 511) as usize] & ADDRESS_MASK;
+        for large_page in DEVICE_WINDOW.step_by(2 << 20) {
+            let device_directory = (*table(direct))[(large_page >> 30) as usize] & ADDRESS_MASK;
+            (*table(device_directory))[(large_page >> 21 & 511) as usize] |=
+                CACHE_DISABLE | WRITE_THROUGH;
+        }
         let kernel_pdpt = pml4[511] & ADDRESS_MASK;
         (*table(kernel_pdpt))[510] = directory | PRESENT | WRITABLE;
         pml4[0] = 0;
