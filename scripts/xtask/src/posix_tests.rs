@@ -30,27 +30,42 @@ const ENVIRONMENT: [&str; 1] = ["SEPTA_TEST_VALUE=forty-two"];
 /// Flags of every C test program.
 const C_FLAGS: [&str; 6] = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"];
 
-/// Builds and runs the POSIX programs on `architecture`, adding to `tally`.
-pub fn run(workspace: &Workspace, architecture: Architecture, built: bool, tally: &mut Tally) {
-    if !built {
-        tally.fail(format!(
-            "POSIX programs on {architecture}: not run: the build failed"
-        ));
-        return;
-    }
+/// Where the programs land: `build/<arch>/posix-tests/` (system descriptions name the ones
+/// that run inside a system as `../build/{arch}/posix-tests/<name>`).
+pub fn output_directory(workspace: &Workspace, architecture: Architecture) -> PathBuf {
+    workspace
+        .output_directory(architecture)
+        .join("posix-tests")
+}
+
+/// Builds the POSIX programs on `architecture`, adding build failures to `tally`; returns the
+/// programs that run alone. The programs of `tests/posix/in-system/` are built too, for the
+/// test systems that name them, and are not returned.
+pub fn build(workspace: &Workspace, architecture: Architecture, tally: &mut Tally) -> Vec<PathBuf> {
     let sysroot = match sysroot::build(workspace, architecture) {
         Ok(sysroot) => sysroot,
         Err(error) => {
             println!("xtask: {error:#}");
             tally.fail(format!("sysroot for {architecture}: {error:#}"));
-            return;
+            return Vec::new();
         }
     };
-    let output = workspace.output_directory(architecture).join("posix-tests");
+    let output = output_directory(workspace, architecture);
     let mut programs = Vec::new();
-    match c_programs(workspace, architecture, &sysroot, &output) {
+    match c_programs(workspace, architecture, &sysroot, "tests/posix", &output) {
         Ok(built) => programs.extend(built),
         Err(error) => tally.fail(format!("C programs for {architecture}: {error:#}")),
+    }
+    if let Err(error) = c_programs(
+        workspace,
+        architecture,
+        &sysroot,
+        "tests/posix/in-system",
+        &output,
+    ) {
+        tally.fail(format!(
+            "C programs of test systems for {architecture}: {error:#}"
+        ));
     }
     match cmake_project(workspace, &sysroot, &output) {
         Ok(program) => programs.push(program),
@@ -60,19 +75,30 @@ pub fn run(workspace: &Workspace, architecture: Architecture, built: bool, tally
         Ok(program) => programs.push(program),
         Err(error) => tally.fail(format!("Rust std program for {architecture}: {error:#}")),
     }
+    programs
+}
+
+/// Boots each program alone and counts its checks.
+pub fn run(
+    workspace: &Workspace,
+    architecture: Architecture,
+    programs: &[PathBuf],
+    tally: &mut Tally,
+) {
     for path in programs {
-        run_program(workspace, architecture, &path, tally);
+        run_program(workspace, architecture, path, tally);
     }
 }
 
-/// Compiles every `tests/posix/*.c` into `output`.
+/// Compiles every `<directory>/*.c` into `output`.
 fn c_programs(
     workspace: &Workspace,
     architecture: Architecture,
     sysroot: &Path,
+    directory: &str,
     output: &Path,
 ) -> Result<Vec<PathBuf>> {
-    let source_directory = workspace.root.join("tests/posix");
+    let source_directory = workspace.root.join(directory);
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&source_directory)
         .with_context(|| format!("could not read {}", source_directory.display()))?
         .map(|entry| entry.map(|entry| entry.path()))

@@ -102,12 +102,23 @@ pub fn run(workspace: &Workspace, architectures: &[Architecture]) -> Result<bool
             }
         };
 
+        // The POSIX programs are built first: some test systems run them.
+        println!("xtask: == POSIX programs for {architecture}");
+        let programs = if built {
+            posix_tests::build(workspace, architecture, &mut tally)
+        } else {
+            tally.fail(format!(
+                "POSIX programs on {architecture}: not built: the build failed"
+            ));
+            Vec::new()
+        };
+
         for system in &systems {
             run_system(workspace, architecture, system, built, &mut tally);
         }
 
         println!("xtask: == POSIX programs on {architecture}");
-        posix_tests::run(workspace, architecture, built, &mut tally);
+        posix_tests::run(workspace, architecture, &programs, &mut tally);
     }
 
     if !tally.failures.is_empty() {
