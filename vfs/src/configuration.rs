@@ -7,12 +7,16 @@ use std::collections::BTreeMap;
 
 /// What `vfs --help` prints, and what a bad argument is followed by.
 pub const USAGE: &str = "\
-usage: vfs [--mount PREFIX=KIND]... [--ramfs-limit SIZE] [--handles-per-client COUNT]
-           [--confine ENTITY=PREFIX]...
-  --mount PREFIX=KIND         mount a file system (KIND: ramfs) at PREFIX; repeatable.
-                              Without any, the server mounts a ramfs at /.
+usage: vfs [--mount PREFIX=KIND]... [--ramfs-limit SIZE] [--block-cache SIZE]
+           [--handles-per-client COUNT] [--confine ENTITY=PREFIX]...
+  --mount PREFIX=KIND         mount a file system at PREFIX; repeatable. KIND is ramfs, or
+                              fat:DEVICE for the FAT volume on the block device reached
+                              through the start-up capability named DEVICE (for example
+                              fat:virtio-blk). Without any, the server mounts a ramfs at /.
   --ramfs-limit SIZE          bytes all ramfs mounts may hold together (default 64 MiB);
                               SIZE is a number of bytes or a number with B, KiB, MiB or GiB
+  --block-cache SIZE          bytes of write-back block cache for each FAT mount
+                              (default 256 KiB)
   --handles-per-client COUNT  open files each client may hold (default 1024)
   --confine ENTITY=PREFIX     the client entity ENTITY (its number) may reach only paths at or
                               below PREFIX, after symbolic links are followed; repeatable, the
@@ -20,6 +24,8 @@ usage: vfs [--mount PREFIX=KIND]... [--ramfs-limit SIZE] [--handles-per-client C
 
 /// Default `--ramfs-limit`: 64 MiB.
 pub const DEFAULT_RAMFS_LIMIT: u64 = 64 << 20;
+/// Default `--block-cache`: 256 KiB per FAT mount.
+pub const DEFAULT_BLOCK_CACHE: u64 = crate::storage::DEFAULT_CACHE_SIZE as u64;
 /// Default `--handles-per-client`: as many as a client has descriptors (`RLIMIT_NOFILE`).
 pub const DEFAULT_HANDLES_PER_CLIENT: usize = 1024;
 
@@ -30,6 +36,8 @@ pub struct Configuration {
     pub mounts: Vec<MountSpecification>,
     /// Bytes all ramfs mounts may hold together.
     pub ramfs_limit: u64,
+    /// Bytes of block cache for each FAT mount.
+    pub block_cache: u64,
     /// Open descriptions each client may hold.
     pub handles_per_client: usize,
     /// Path prefixes each confined client may reach, by entity number.
@@ -45,6 +53,7 @@ impl Default for Configuration {
                 kind: FileSystemKind::Ramfs,
             }],
             ramfs_limit: DEFAULT_RAMFS_LIMIT,
+            block_cache: DEFAULT_BLOCK_CACHE,
             handles_per_client: DEFAULT_HANDLES_PER_CLIENT,
             confinements: BTreeMap::new(),
         }
@@ -75,18 +84,21 @@ impl Configuration {
             let value = match inline_value {
                 Some(value) => value.to_owned(),
                 None => match option {
-                    "--mount" | "--ramfs-limit" | "--handles-per-client" | "--confine" => {
-                        match arguments.next() {
-                            Some(value) => value.as_ref().to_owned(),
-                            None => return Err(format!("{option} needs a value")),
-                        }
-                    }
+                    "--mount"
+                    | "--ramfs-limit"
+                    | "--block-cache"
+                    | "--handles-per-client"
+                    | "--confine" => match arguments.next() {
+                        Some(value) => value.as_ref().to_owned(),
+                        None => return Err(format!("{option} needs a value")),
+                    },
                     _ => return Err(format!("unknown argument '{argument}'")),
                 },
             };
             match option {
                 "--mount" => mounts.push(MountSpecification::parse(&value)?),
                 "--ramfs-limit" => configuration.ramfs_limit = parse_size(&value)?,
+                "--block-cache" => configuration.block_cache = parse_size(&value)?,
                 "--handles-per-client" => {
                     configuration.handles_per_client = match value.parse::<usize>() {
                         Ok(count) if count > 0 => count,
@@ -189,6 +201,9 @@ mod tests {
             "--mount=/tmp=ramfs",
             "--ramfs-limit",
             "8 MiB",
+            "--block-cache=64 KiB",
+            "--mount",
+            "/data=fat:virtio-blk",
             "--handles-per-client=16",
             "--confine",
             "3=/tmp",
@@ -201,8 +216,9 @@ mod tests {
             .iter()
             .map(|mount| mount.prefix.as_str())
             .collect();
-        assert_eq!(prefixes, vec!["/", "/tmp"]);
+        assert_eq!(prefixes, vec!["/", "/tmp", "/data"]);
         assert_eq!(configuration.ramfs_limit, 8 << 20);
+        assert_eq!(configuration.block_cache, 64 << 10);
         assert_eq!(configuration.handles_per_client, 16);
         assert_eq!(
             configuration.confinements.get(&3),
@@ -224,6 +240,8 @@ mod tests {
                 "mounted twice",
             ),
             (vec!["--ramfs-limit", "lots"], "unknown unit"),
+            (vec!["--block-cache", "some"], "unknown unit"),
+            (vec!["--mount", "/data=fat:"], "not a capability name"),
             (vec!["--ramfs-limit", "99999999999999 GiB"], "not a number"),
             (vec!["--handles-per-client", "0"], "not a positive count"),
             (vec!["--confine", "x=/tmp"], "not an entity number"),

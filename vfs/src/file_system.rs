@@ -1,4 +1,4 @@
-//! The `FileSystem` trait: what a backend (the ramfs now, FAT on a block device later) gives
+//! The `FileSystem` trait: what a backend (the ramfs, FAT on a block device) gives
 //! the server, one directory and one name at a time.
 //!
 //! A backend names its files by inode number and knows nothing of mounts, paths, handles,

@@ -21,7 +21,10 @@
 //!   refused, so `..`, `//` and NUL cannot make a rule or a mount see one path and the server
 //!   act on another.
 //! - [`file_system`]: the [`FileSystem`] trait, one directory and one name at a time, that a
-//!   backend implements: the [`ramfs`] now, FAT on a virtio block device later.
+//!   backend implements: the [`ramfs`], and [`fat`] (FAT12/16/32 through the `fatfs` crate).
+//! - [`storage`]: what the FAT backend stands on: block storage (the Block interface's client
+//!   to a block driver entity, or an image file in host tests) behind a bounded write-back
+//!   block cache that `fsync` writes out and flushes.
 //!
 //! # Principles
 //!
@@ -29,24 +32,27 @@
 //!   every handle and inode lookup a `Result`.
 //! - Each request is carried out whole before the next is received (one thread), so a client
 //!   that dies mid-call leaves every file system consistent, and a failed call changes nothing.
-//! - Limits are errors, not crashes: a full ramfs is `ENOSPC`, a client at its handle limit
-//!   `EMFILE`.
+//! - Limits are errors, not crashes: a full ramfs or FAT volume is `ENOSPC`, a client at its
+//!   handle limit `EMFILE`, a failing disk `EIO`.
+//! - What `fsync` returns for is on the device: the FAT backend writes its cache back and
+//!   flushes the device before it answers.
 //! - The server decides on the path a request really reaches, after symbolic links, so
 //!   neither a link nor a spelling escapes a mount or a confinement rule.
 //!
-//! Not built yet: FAT on virtio-blk, and the shared-memory path for bulk data (see
-//! `docs/vfs.md`).
+//! Not built yet: the shared-memory path for bulk data (see `docs/vfs.md`).
 #![forbid(unsafe_code)]
 
 pub mod configuration;
 pub mod descriptions;
 pub mod errno;
+pub mod fat;
 pub mod file_system;
 pub mod mount;
 pub mod namespace;
 pub mod path;
 pub mod ramfs;
 pub mod server;
+pub mod storage;
 pub mod time;
 
 pub use configuration::Configuration;

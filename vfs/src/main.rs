@@ -2,8 +2,10 @@
 //! its start-up block names `endpoint`, one request at a time.
 //!
 //! It is a Rust std program built for `<arch>-unknown-linux-musl` against Septa's sysroot, so
-//! the kernel is reached through libposix's C API (`include/septa/entity.h`, `ipc.h`). Built
-//! for any other target (the host), it only says that it runs on Septa.
+//! the kernel is reached through libposix's C API (`include/septa/entity.h`, `ipc.h`): to
+//! receive and reply on its endpoint, and to call the block driver of each `fat:DEVICE` mount
+//! (the Block interface, on the capability named `DEVICE`). Built for any other target (the
+//! host), it only says that it runs on Septa.
 
 use septa_vfs::configuration::{Configuration, USAGE};
 use std::process::ExitCode;
@@ -40,10 +42,11 @@ fn serve(configuration: Configuration) -> ExitCode {
 /// The receive, dispatch, reply loop over libposix's IPC functions.
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 mod entity {
-    use septa_abi::{MESSAGE_MAX_SIZE, TIMEOUT_NEVER};
-    use septa_interfaces::file;
+    use septa_abi::{Error, MESSAGE_MAX_SIZE, TIMEOUT_NEVER};
+    use septa_interfaces::{Transport, file};
+    use septa_vfs::storage::{BlockDevice, BlockStorage};
     use septa_vfs::{Configuration, SystemClock, Vfs};
-    use std::ffi::{CStr, c_char, c_long, c_void};
+    use std::ffi::{CStr, CString, c_char, c_long, c_void};
     use std::process::ExitCode;
 
     // SAFETY: these are libposix's C API, in the sysroot's libc.a, declared with the
@@ -51,6 +54,13 @@ mod entity {
     // uint64_t as u64, long as c_long). Each returns a non-negative value or a negated errno.
     unsafe extern "C" {
         fn septa_handle(name: *const c_char) -> c_long;
+        fn septa_ipc_call(
+            endpoint: u32,
+            request: *const c_void,
+            reply: *mut c_void,
+            reply_capacity: usize,
+            timeout: u64,
+        ) -> c_long;
         fn septa_ipc_receive(
             endpoint: u32,
             buffer: *mut c_void,
@@ -106,6 +116,67 @@ mod entity {
         }
     }
 
+    /// The kernel's `call` through libposix: how the Block client reaches a block driver.
+    struct KernelTransport {
+        endpoint: u32,
+    }
+
+    impl Transport for KernelTransport {
+        fn call(&mut self, request: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+            // SAFETY: `request` holds one whole message (the generated client wrote its header
+            // with sizes that fit the slice) and stays unchanged during the call; `reply` is a
+            // distinct writable buffer of `reply.len()` bytes, which libposix writes within.
+            let result = unsafe {
+                septa_ipc_call(
+                    self.endpoint,
+                    request.as_ptr().cast(),
+                    reply.as_mut_ptr().cast(),
+                    reply.len(),
+                    TIMEOUT_NEVER,
+                )
+            };
+            usize::try_from(result).map_err(|_| kernel_error(-result))
+        }
+    }
+
+    /// The kernel error behind a negated errno from libposix (include/septa/ipc.h's table).
+    fn kernel_error(errno: c_long) -> Error {
+        match i32::try_from(errno).unwrap_or(libc::EINVAL) {
+            libc::EBADF => Error::BadHandle,
+            libc::EPERM => Error::NoRight,
+            libc::EFAULT => Error::BadAddress,
+            libc::EACCES => Error::Denied,
+            libc::ETIMEDOUT => Error::TimedOut,
+            libc::EIO => Error::PeerGone,
+            libc::ENOMEM => Error::OutOfMemory,
+            libc::EMSGSIZE => Error::TooLarge,
+            libc::EAGAIN => Error::WouldBlock,
+            _ => Error::Malformed,
+        }
+    }
+
+    /// The block device of a `fat:DEVICE` mount: the Block client on the start-up capability
+    /// named `DEVICE` (a connection to the block driver entity).
+    fn open_device(name: &str) -> Result<Box<dyn BlockStorage>, String> {
+        let c_name =
+            CString::new(name).map_err(|_| format!("the capability name '{name}' holds a NUL"))?;
+        // SAFETY: `c_name` is a NUL-terminated string that outlives the call.
+        let handle = unsafe { septa_handle(c_name.as_ptr()) };
+        let endpoint = u32::try_from(handle).map_err(|_| {
+            format!(
+                "no capability named '{name}': connect this entity to the block driver \
+                 (a [[connection]] whose server or name is '{name}')"
+            )
+        })?;
+        let device = BlockDevice::connect(KernelTransport { endpoint }).map_err(|errno| {
+            format!(
+                "the block device '{name}' does not answer Block.information (errno {})",
+                errno.0
+            )
+        })?;
+        Ok(Box::new(device))
+    }
+
     pub fn serve(configuration: Configuration) -> ExitCode {
         // SAFETY: ENDPOINT_NAME is a NUL-terminated string that outlives the call.
         let handle = unsafe { septa_handle(ENDPOINT_NAME.as_ptr()) };
@@ -113,13 +184,14 @@ mod entity {
             eprintln!("[vfs] no capability named 'endpoint' (does the entity serve File?)");
             return ExitCode::from(2);
         };
-        let mut server = match Vfs::new(&configuration, Box::new(SystemClock)) {
-            Ok(server) => server,
-            Err(message) => {
-                eprintln!("[vfs] {message}");
-                return ExitCode::from(2);
-            }
-        };
+        let mut server =
+            match Vfs::with_devices(&configuration, Box::new(SystemClock), &mut open_device) {
+                Ok(server) => server,
+                Err(message) => {
+                    eprintln!("[vfs] {message}");
+                    return ExitCode::from(2);
+                }
+            };
         let mounts: Vec<String> = server
             .namespace()
             .mounts()

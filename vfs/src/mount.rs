@@ -1,5 +1,5 @@
 //! The mount table: which file system serves which path prefix, as the program's `--mount`
-//! arguments say (`--mount /=ramfs --mount /tmp=ramfs`).
+//! arguments say (`--mount /=ramfs --mount /tmp=ramfs --mount /data=fat:virtio-blk`).
 //!
 //! The deepest mount wins: a path belongs to the mount with the longest prefix that matches it
 //! on a component boundary (`/data` serves `/data/x`, not `/database`), which is what the
@@ -15,12 +15,16 @@ use std::fmt;
 pub enum FileSystemKind {
     /// A ramfs (`ramfs`), charged to the server's `--ramfs-limit`.
     Ramfs,
+    /// A FAT volume (`fat:DEVICE`) on the block device the server reaches through the
+    /// capability its start-up block names `DEVICE` (a connection to a block driver entity).
+    Fat { device: String },
 }
 
 impl fmt::Display for FileSystemKind {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileSystemKind::Ramfs => formatter.write_str("ramfs"),
+            FileSystemKind::Fat { device } => write!(formatter, "fat:{device}"),
         }
     }
 }
@@ -34,7 +38,8 @@ pub struct MountSpecification {
 
 impl MountSpecification {
     /// Parses `PREFIX=KIND`: an absolute, normal prefix (`/` or `/a/b`: no `.`, `..`,
-    /// repeated or trailing `/`) and a kind (`ramfs`).
+    /// repeated or trailing `/`) and a kind (`ramfs`, or `fat:DEVICE` with the name of a
+    /// start-up capability: letters, digits, `-`, `_` and `.`).
     pub fn parse(text: &str) -> Result<MountSpecification, String> {
         let Some((prefix, kind)) = text.split_once('=') else {
             return Err(format!(
@@ -42,11 +47,20 @@ impl MountSpecification {
             ));
         };
         check_prefix(prefix)?;
-        let kind = match kind {
-            "ramfs" => FileSystemKind::Ramfs,
-            other => {
+        let kind = match kind.split_once(':') {
+            None if kind == "ramfs" => FileSystemKind::Ramfs,
+            Some(("fat", device)) if is_capability_name(device) => FileSystemKind::Fat {
+                device: device.to_owned(),
+            },
+            Some(("fat", device)) => {
                 return Err(format!(
-                    "mount '{text}': unknown file system '{other}' (known: ramfs)"
+                    "mount '{text}': '{device}' is not a capability name \
+                     (letters, digits, '-', '_' and '.'; for example fat:virtio-blk)"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "mount '{text}': unknown file system '{kind}' (known: ramfs, fat:DEVICE)"
                 ));
             }
         };
@@ -55,6 +69,16 @@ impl MountSpecification {
             kind,
         })
     }
+}
+
+/// Whether `name` can name a start-up capability: not empty, at most 64 bytes of letters,
+/// digits, `-`, `_` and `.`.
+fn is_capability_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte))
 }
 
 /// Checks a mount prefix: absolute and normal, without a trailing slash.
@@ -189,7 +213,21 @@ mod tests {
             })
         );
         assert!(MountSpecification::parse("/=ramfs").is_ok());
+        assert_eq!(
+            MountSpecification::parse("/data=fat:virtio-blk"),
+            Ok(MountSpecification {
+                prefix: "/data".to_owned(),
+                kind: FileSystemKind::Fat {
+                    device: "virtio-blk".to_owned()
+                }
+            })
+        );
         for bad in [
+            "/data=fat",
+            "/data=fat:",
+            "/data=fat:a b",
+            "/data=fat:a/b",
+            "/data=ext4:disk",
             "/tmp",
             "tmp=ramfs",
             "/tmp/=ramfs",

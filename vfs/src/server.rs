@@ -5,11 +5,13 @@
 use crate::configuration::Configuration;
 use crate::descriptions::{Access, Description, Descriptions, status_flags};
 use crate::errno::{Errno, Result};
+use crate::fat::FatFileSystem;
 use crate::file_system::{FileKind, FileSystem, MAXIMUM_FILE_SIZE};
 use crate::mount::{FileSystemKind, MountTable};
 use crate::namespace::{Confinement, Location, Namespace, Resolved};
 use crate::path;
 use crate::ramfs::{MemoryBudget, Ramfs};
+use crate::storage::BlockStorage;
 use crate::time::{Clock, Timestamp};
 use septa_abi::MESSAGE_ARENA_MAX;
 use septa_interfaces::file::FileServer;
@@ -61,6 +63,10 @@ impl TimeChange {
     }
 }
 
+/// Opens the block device a `fat:DEVICE` mount names (the start-up capability `DEVICE`).
+pub type DeviceOpener<'a> =
+    dyn FnMut(&str) -> std::result::Result<Box<dyn BlockStorage>, String> + 'a;
+
 /// The file VFS server's state.
 pub struct Vfs {
     namespace: Namespace,
@@ -71,17 +77,42 @@ pub struct Vfs {
 }
 
 impl Vfs {
-    /// A server configured by `configuration`, stamping times from `clock`.
+    /// A server configured by `configuration`, stamping times from `clock`, without block
+    /// devices: a `fat:DEVICE` mount is an error (the host has no Block interface).
     pub fn new(
         configuration: &Configuration,
         clock: Box<dyn Clock>,
     ) -> std::result::Result<Vfs, String> {
+        Vfs::with_devices(configuration, clock, &mut |device| {
+            Err(format!(
+                "no block device '{device}': FAT mounts need a Block connection on Septa"
+            ))
+        })
+    }
+
+    /// A server configured by `configuration`, stamping times from `clock`; `open_device`
+    /// gives the block device of each `fat:DEVICE` mount (on Septa, the Block client on the
+    /// capability `DEVICE`; in tests, an image file).
+    pub fn with_devices(
+        configuration: &Configuration,
+        clock: Box<dyn Clock>,
+        open_device: &mut DeviceOpener<'_>,
+    ) -> std::result::Result<Vfs, String> {
         let now = clock.now();
+        let cache_size = usize::try_from(configuration.block_cache).unwrap_or(usize::MAX);
         let budget = MemoryBudget::new(configuration.ramfs_limit);
         let mut table = MountTable::new();
         for mount in &configuration.mounts {
-            let file_system: Box<dyn FileSystem> = match mount.kind {
+            let file_system: Box<dyn FileSystem> = match &mount.kind {
                 FileSystemKind::Ramfs => Box::new(Ramfs::new(budget.clone(), now)),
+                FileSystemKind::Fat { device } => {
+                    let storage = open_device(device)?;
+                    let volume =
+                        FatFileSystem::mount(storage, cache_size, now).map_err(|error| {
+                            format!("cannot mount {} (fat:{device}): {error}", mount.prefix)
+                        })?;
+                    Box::new(volume)
+                }
             };
             table.add(&mount.prefix, file_system)?;
         }

@@ -55,6 +55,11 @@ pub fn required(task: Task, architectures: &[Architecture]) -> Vec<Prerequisite>
             program: "cmake",
             debian_package: "cmake",
         });
+        // The file VFS's FAT tests make and check images with mkfs.fat and fsck.fat.
+        list.push(Prerequisite::Program {
+            program: "mkfs.fat",
+            debian_package: "dosfstools",
+        });
         list.dedup();
         return list;
     }
