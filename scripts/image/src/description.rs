@@ -40,6 +40,11 @@ pub(crate) struct SystemSection {
     /// The size of a blank disk `cargo xtask run` and `test` attach as a virtio block device;
     /// validated here.
     pub disk: Option<Spanned<toml::Value>>,
+    /// How the disk is prepared before the first boot: "raw" (blank) or "fat32" (formatted
+    /// with mkfs.fat); read by `cargo xtask`, validated here.
+    pub disk_format: Option<Spanned<String>>,
+    /// Read by `cargo xtask test`: how many times the system boots on one disk; validated here.
+    pub boots: Option<Spanned<i64>>,
 }
 
 /// `[[entity]]`.

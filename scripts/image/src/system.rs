@@ -150,6 +150,31 @@ pub(crate) fn compile(
     if let Some(disk) = &system.disk {
         check_disk(source, disk)?;
     }
+    if let Some(format) = &system.disk_format {
+        if !DISK_FORMATS.contains(&format.get_ref().as_str()) {
+            return Err(source.error(
+                format.span(),
+                format!("disk format `{}` is not known", format.get_ref()),
+                format!("use one of {}", listing(DISK_FORMATS.iter().copied())),
+            ));
+        }
+        if system.disk.is_none() {
+            return Err(source.error(
+                format.span(),
+                "`disk_format` without a `disk`",
+                "add `disk = \"64 MiB\"` (a size) to [system]",
+            ));
+        }
+    }
+    if let Some(boots) = &system.boots
+        && !(1..=BOOTS_MAX).contains(boots.get_ref())
+    {
+        return Err(source.error(
+            boots.span(),
+            format!("{} boots is out of range", boots.get_ref()),
+            format!("boot a system from 1 to {BOOTS_MAX} times"),
+        ));
+    }
     if description.entity.is_empty() {
         return Err(source.error(
             system.name.span(),
@@ -399,6 +424,12 @@ fn whole_pages(
     }
     Ok(bytes)
 }
+
+/// How `cargo xtask` can prepare a disk: blank, or formatted FAT32.
+const DISK_FORMATS: [&str; 2] = ["raw", "fat32"];
+
+/// Most boots of one test system on one disk.
+const BOOTS_MAX: i64 = 4;
 
 /// Bytes in a disk sector: a disk's size is a whole number of them.
 const SECTOR_SIZE: u64 = 512;

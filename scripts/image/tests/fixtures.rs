@@ -190,6 +190,12 @@ fixtures! {
          a `program`\n  \
          fix: keep `binary` for a Septa entity crate or `program` for a C or Rust std \
          executable, not both";
+    disk_format_unknown =>
+        "tests/fixtures/disk_format_unknown.toml:6: error: disk format `ext4` is not known\n  \
+         fix: use one of `raw`, `fat32`";
+    boots_out_of_range =>
+        "tests/fixtures/boots_out_of_range.toml:5: error: 9 boots is out of range\n  \
+         fix: boot a system from 1 to 4 times";
     environment_malformed =>
         "tests/fixtures/environment_malformed.toml:9: error: environment variable `A=B` of entity \
          `client` is malformed\n  \

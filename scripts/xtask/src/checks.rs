@@ -11,7 +11,10 @@
 //! `PLAN <n>` is optional and says how many results are coming; results that
 //! never arrive (the system crashed, hung or forgot them) count as failures
 //! named "missing check". Several entities of one system may each print a
-//! plan: the plans add up. The marker may follow a prefix (for example a tag
+//! plan: the plans add up. `BOOT <n>` says which boot the entity believes this is, for systems
+//! booted several times on one disk (`[system] boots`): a system that says another number than
+//! the boot it is fails, so state that did not survive a reboot cannot pass for a first boot.
+//! The marker may follow a prefix (for example a tag
 //! the kernel puts before an entity's console output), so it is searched for
 //! anywhere in the line.
 
@@ -30,6 +33,9 @@ pub enum CheckLine<'a> {
     },
     Plan {
         count: u64,
+    },
+    Boot {
+        number: u64,
     },
     /// A line with the marker that does not follow the protocol: reported as
     /// a failure so that a typo in a test cannot hide a result.
@@ -64,6 +70,10 @@ pub fn parse_line(line: &str) -> Option<CheckLine<'_>> {
             Ok(count) => CheckLine::Plan { count },
             Err(_) => malformed,
         },
+        "BOOT" => match rest.parse() {
+            Ok(number) => CheckLine::Boot { number },
+            Err(_) => malformed,
+        },
         _ => malformed,
     };
     Some(check)
@@ -77,6 +87,8 @@ pub struct ConsoleChecks {
     pub failures: Vec<String>,
     /// The sum of the `PLAN` lines, if there was any.
     pub planned: Option<u64>,
+    /// The boot numbers the `BOOT` lines gave.
+    pub boots: Vec<u64>,
 }
 
 /// The failure name given to each planned result that never arrived.
@@ -104,6 +116,7 @@ pub fn tally_console<'a>(lines: impl IntoIterator<Item = &'a str>) -> ConsoleChe
             Some(CheckLine::Plan { count }) => {
                 checks.planned = Some(checks.planned.unwrap_or(0) + count);
             }
+            Some(CheckLine::Boot { number }) => checks.boots.push(number),
             Some(CheckLine::Malformed { text }) => {
                 checks
                     .failures
@@ -157,6 +170,15 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boot_lines_are_collected() {
+        let console = ["[check] BOOT 2", "[check] PASS kept", "[check] BOOT two"];
+        let checks = tally_console(console);
+        assert_eq!(checks.boots, [2]);
+        assert_eq!(checks.passed, 1);
+        assert_eq!(checks.failures, ["malformed check line: [check] BOOT two"]);
+    }
 
     #[test]
     fn parses_pass_fail_and_plan() {

@@ -210,10 +210,21 @@ pub fn pack(
     Ok(output)
 }
 
+/// What a boot does with a system's disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskUse {
+    /// Start from a new disk (blank, or freshly formatted with `disk_format`).
+    Fresh,
+    /// Keep the disk of the boots before, making it only when missing or of another size:
+    /// what a file system wrote and flushed is there again.
+    Keep,
+}
+
 /// Boots an image already built, with its console log in
 /// `build/<arch>/<system>.log`. A system whose description in `systems/`
-/// says `[system] disk = <size>` boots with a blank disk of that size,
-/// `build/<arch>/<system>-disk.img`, as a virtio block device.
+/// says `[system] disk = <size>` boots with a disk of that size,
+/// `build/<arch>/<system>-disk.img`, as a virtio block device: blank, or FAT32 with
+/// `disk_format = "fat32"`, made anew or kept as `disk_use` says.
 pub fn boot(
     workspace: &Workspace,
     architecture: Architecture,
@@ -221,6 +232,7 @@ pub fn boot(
     accelerator: Accelerator,
     timeout: Duration,
     interactive: bool,
+    disk_use: DiskUse,
 ) -> Result<qemu::Outcome> {
     let kernel = workspace.kernel_boot_file(architecture);
     let image = image_path(workspace, architecture, system);
@@ -238,7 +250,14 @@ pub fn boot(
             let disk = workspace
                 .output_directory(architecture)
                 .join(format!("{system}-disk.img"));
-            qemu::blank_disk(&disk, size)?;
+            let kept = disk_use == DiskUse::Keep
+                && std::fs::metadata(&disk).is_ok_and(|metadata| metadata.len() == size);
+            if !kept {
+                qemu::blank_disk(&disk, size)?;
+                if qemu::disk_is_fat(&text)? {
+                    qemu::format_fat(&disk)?;
+                }
+            }
             extra_arguments = qemu::disk_arguments(&disk);
         }
     }
@@ -272,7 +291,15 @@ pub fn run(
     system_description(workspace, system)?;
     build(workspace, architecture)?;
     image(workspace, architecture, system)?;
-    let outcome = boot(workspace, architecture, system, accelerator, timeout, true)?;
+    let outcome = boot(
+        workspace,
+        architecture,
+        system,
+        accelerator,
+        timeout,
+        true,
+        DiskUse::Keep,
+    )?;
     if let Ending::QemuFailed { .. } | Ending::Killed { .. } = outcome.ending {
         bail!("system {system} did not run: {}", outcome.ending.describe());
     }

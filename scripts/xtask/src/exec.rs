@@ -139,6 +139,7 @@ pub fn boot(
         Accelerator::Tcg,
         timeout,
         interactive,
+        commands::DiskUse::Fresh,
     )
 }
 

@@ -136,6 +136,31 @@ pub fn disk_size(description: &str) -> Result<Option<u64>> {
     }
 }
 
+/// Reads `[system] disk_format`: whether the disk is formatted FAT32 before its first boot.
+/// Loose, like [`disk_size`]; the image tool validates the value.
+pub fn disk_is_fat(description: &str) -> Result<bool> {
+    let value: toml::Value = toml::from_str(description).context("not valid TOML")?;
+    Ok(value
+        .get("system")
+        .and_then(|system| system.get("disk_format"))
+        .and_then(toml::Value::as_str)
+        == Some("fat32"))
+}
+
+/// Formats the disk image at `path` as FAT32 with Debian's `mkfs.fat` (dosfstools).
+pub fn format_fat(path: &Path) -> Result<()> {
+    let status = Command::new("mkfs.fat")
+        .args(["-F", "32", "-n", "SEPTA"])
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("could not run mkfs.fat (Debian package dosfstools)")?;
+    if !status.success() {
+        bail!("mkfs.fat {} failed ({status})", path.display());
+    }
+    Ok(())
+}
+
 /// Creates a blank (all-zero, sparse) raw disk image of `size` bytes at
 /// `path`, replacing what was there: every boot starts from the same disk.
 pub fn blank_disk(path: &Path, size: u64) -> Result<()> {

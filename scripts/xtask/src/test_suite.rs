@@ -21,6 +21,18 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct TestSystem {
     pub name: String,
     pub timeout: Duration,
+    /// How many times it boots on one disk (`[system] boots`, default 1).
+    pub boots: u64,
+}
+
+/// Reads `[system] boots` loosely (the image tool validates it): default 1.
+pub fn boots(text: &str) -> u64 {
+    toml::from_str::<toml::Value>(text)
+        .ok()
+        .and_then(|value| value.get("system")?.get("boots")?.as_integer())
+        .and_then(|boots| u64::try_from(boots).ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// Reads the test settings of a system description: `None` when it is not a
@@ -59,12 +71,19 @@ fn test_systems(workspace: &Workspace, tally: &mut Tally) -> Result<Vec<TestSyst
     let mut systems = Vec::new();
     for name in commands::system_names(workspace)? {
         let path = directory.join(format!("{name}.toml"));
-        let settings = std::fs::read_to_string(&path)
-            .with_context(|| format!("could not read {}", path.display()))
-            .and_then(|text| test_settings(&text));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("could not read {}", path.display()));
+        let settings = text
+            .as_ref()
+            .map_err(|error| anyhow::anyhow!("{error:#}"))
+            .and_then(|text| test_settings(text).map(|timeout| (timeout, boots(text))));
         match settings {
-            Ok(Some(timeout)) => systems.push(TestSystem { name, timeout }),
-            Ok(None) => {}
+            Ok((Some(timeout), boots)) => systems.push(TestSystem {
+                name,
+                timeout,
+                boots,
+            }),
+            Ok((None, _)) => {}
             Err(error) => tally.fail(format!("systems/{name}.toml: {error:#}")),
         }
     }
@@ -154,31 +173,53 @@ fn run_system(
         tally.fail(format!("system {label}: no image: {error:#}"));
         return;
     }
-    let outcome = match commands::boot(
-        workspace,
-        architecture,
-        name,
-        Accelerator::Tcg,
-        system.timeout,
-        false,
-    ) {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            println!("xtask: {error:#}");
-            tally.fail(format!("system {label}: not booted: {error:#}"));
+    // A system booted several times keeps its disk after the first boot, and each boot's
+    // entities say which boot they believe it is (`[check] BOOT n`).
+    for boot in 1..=system.boots {
+        let label = if system.boots > 1 {
+            format!("{name} on {architecture}, boot {boot} of {}", system.boots)
+        } else {
+            label.clone()
+        };
+        let disk_use = if boot == 1 {
+            commands::DiskUse::Fresh
+        } else {
+            commands::DiskUse::Keep
+        };
+        let outcome = match commands::boot(
+            workspace,
+            architecture,
+            name,
+            Accelerator::Tcg,
+            system.timeout,
+            false,
+            disk_use,
+        ) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                println!("xtask: {error:#}");
+                tally.fail(format!("system {label}: not booted: {error:#}"));
+                return;
+            }
+        };
+        let console = checks::tally_console(outcome.console.iter().map(String::as_str));
+        println!(
+            "xtask: system {label}: {}; checks: {} passed, {} failed",
+            outcome.ending.describe(),
+            console.passed,
+            console.failures.len()
+        );
+        tally.add_console(&label, &console);
+        if let Some(wrong) = console.boots.iter().find(|number| **number != boot) {
+            tally.fail(format!(
+                "system {label}: an entity said this was boot {wrong} (state from the boots \
+                 before was not there?)"
+            ));
+        }
+        if !outcome.ending.is_success() {
+            tally.fail(format!("system {label}: {}", outcome.ending.describe()));
             return;
         }
-    };
-    let console = checks::tally_console(outcome.console.iter().map(String::as_str));
-    println!(
-        "xtask: system {label}: {}; checks: {} passed, {} failed",
-        outcome.ending.describe(),
-        console.passed,
-        console.failures.len()
-    );
-    tally.add_console(&label, &console);
-    if !outcome.ending.is_success() {
-        tally.fail(format!("system {label}: {}", outcome.ending.describe()));
     }
 }
 
