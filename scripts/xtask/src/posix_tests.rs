@@ -33,9 +33,7 @@ const C_FLAGS: [&str; 6] = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-
 /// Where the programs land: `build/<arch>/posix-tests/` (system descriptions name the ones
 /// that run inside a system as `../build/{arch}/posix-tests/<name>`).
 pub fn output_directory(workspace: &Workspace, architecture: Architecture) -> PathBuf {
-    workspace
-        .output_directory(architecture)
-        .join("posix-tests")
+    workspace.output_directory(architecture).join("posix-tests")
 }
 
 /// Builds the POSIX programs on `architecture`, adding build failures to `tally`; returns the

@@ -286,18 +286,29 @@ mod tests {
         assert!(list.contains(&Prerequisite::RustTarget("x86_64-unknown-linux-musl")));
         assert!(list.iter().any(|item| matches!(
             item,
-            Prerequisite::Program { program: "llvm-ar-19", .. }
+            Prerequisite::Program {
+                program: "llvm-ar-19",
+                ..
+            }
         )));
         assert!(!list.iter().any(|item| matches!(
             item,
-            Prerequisite::Program { program: "qemu-system-x86_64", .. }
+            Prerequisite::Program {
+                program: "qemu-system-x86_64",
+                ..
+            }
         )));
     }
 
     #[test]
     fn booting_also_needs_qemu_and_lists_each_prerequisite_once() {
         let list = required(Task::Boot, &Architecture::ALL);
-        for program in ["qemu-system-x86_64", "qemu-system-aarch64", "clang-19", "ld.lld-19"] {
+        for program in [
+            "qemu-system-x86_64",
+            "qemu-system-aarch64",
+            "clang-19",
+            "ld.lld-19",
+        ] {
             let count = list
                 .iter()
                 .filter(|item| {

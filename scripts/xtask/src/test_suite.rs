@@ -210,6 +210,9 @@ fn run_system(
             console.failures.len()
         );
         tally.add_console(&label, &console);
+        if let Err(problem) = check_fat_disk(workspace, architecture, name) {
+            tally.fail(format!("system {label}: {problem}"));
+        }
         if let Some(wrong) = console.boots.iter().find(|number| **number != boot) {
             tally.fail(format!(
                 "system {label}: an entity said this was boot {wrong} (state from the boots \
@@ -223,9 +226,87 @@ fn run_system(
     }
 }
 
+/// After a boot of a system whose disk is FAT32 (`disk_format = "fat32"`), checks the image
+/// with `fsck.fat -n`. The system powers off without unmounting, so the dirty bit (and its copy
+/// in the backup boot sector) and a stale free-cluster count are expected and FAT is built to
+/// tolerate them; any other finding (lost clusters, bad entries, cross-links) is a failure.
+fn check_fat_disk(
+    workspace: &Workspace,
+    architecture: Architecture,
+    system: &str,
+) -> Result<(), String> {
+    let description = workspace.systems_directory().join(format!("{system}.toml"));
+    let Ok(text) = std::fs::read_to_string(&description) else {
+        return Ok(());
+    };
+    if !crate::qemu::disk_is_fat(&text).unwrap_or(false) {
+        return Ok(());
+    }
+    let disk = workspace
+        .output_directory(architecture)
+        .join(format!("{system}-disk.img"));
+    let output = std::process::Command::new("fsck.fat")
+        .arg("-n")
+        .arg(&disk)
+        .output()
+        .map_err(|error| format!("could not run fsck.fat: {error}"))?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    let findings = unexpected_fsck_findings(&report);
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "fsck.fat -n {}: {}",
+            disk.display(),
+            findings.join("; ")
+        ))
+    }
+}
+
+/// The lines of an `fsck.fat -n` report that an unclean power-off does not explain.
+fn unexpected_fsck_findings(report: &str) -> Vec<&str> {
+    const EXPECTED: [&str; 11] = [
+        "fsck.fat ",
+        "There are differences between boot sector and its backup.",
+        "This is mostly harmless. Differences: (offset:original/backup)",
+        "65:01/00",
+        "Not automatically fixing this.",
+        "Dirty bit is set. Fs was not properly unmounted and some data may be corrupt.",
+        "Automatically removing dirty bit.",
+        "Free cluster summary wrong",
+        "Auto-correcting.",
+        "Leaving filesystem unchanged.",
+        "Free cluster summary uninitialized",
+    ];
+    report
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .filter(|line| !EXPECTED.iter().any(|expected| line.starts_with(expected)))
+        .filter(|line| {
+            !(line.contains(": ") && line.contains(" files, ") && line.ends_with(" clusters"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unclean_power_off_is_not_a_finding_but_damage_is() {
+        let clean_but_dirty = "fsck.fat 4.2 (2021-01-31)\nThere are differences between boot sector and its backup.\nThis is mostly harmless. Differences: (offset:original/backup)\n  65:01/00\n  Not automatically fixing this.\nDirty bit is set. Fs was not properly unmounted and some data may be corrupt.\n Automatically removing dirty bit.\nFree cluster summary wrong (80627 vs. really 80274)\n  Auto-correcting.\n\nLeaving filesystem unchanged.\nbuild/x86_64/a-disk.img: 4 files, 354/80628 clusters\n";
+        assert!(unexpected_fsck_findings(clean_but_dirty).is_empty());
+        let damaged = "fsck.fat 4.2 (2021-01-31)\n/DATA/X.BIN\n  Contains a free cluster (7). Assuming EOF.\nReclaimed 3 unused clusters (1536 bytes).\n";
+        assert_eq!(
+            unexpected_fsck_findings(damaged),
+            [
+                "/DATA/X.BIN",
+                "Contains a free cluster (7). Assuming EOF.",
+                "Reclaimed 3 unused clusters (1536 bytes)."
+            ]
+        );
+    }
 
     #[test]
     fn reads_test_settings_loosely() {

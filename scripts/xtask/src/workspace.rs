@@ -104,8 +104,7 @@ impl Workspace {
             // entity runtime, with its own `_start` and panic handler), so not host-tested.
             let is_bare_metal_library =
                 package["metadata"]["septa"]["bare-metal"].as_bool() == Some(true);
-            let is_std_entity =
-                package["metadata"]["septa"]["std-entity"].as_bool() == Some(true);
+            let is_std_entity = package["metadata"]["septa"]["std-entity"].as_bool() == Some(true);
             let binaries = package["targets"]
                 .as_array()
                 .map(|targets| {

@@ -32,6 +32,10 @@ pub const INITRAMFS_PATH: &str = "posix-bench";
 const SYSTEM: &str = "posix-bench";
 /// The program's 2-instruction loop, the instruction-count check of each system.
 pub const LOOP_FIGURE: &str = "posix-loop-2insn";
+/// The directory the program's file calls work in, on both systems.
+const FILE_DIRECTORY: &str = "/tmp/bench-files";
+/// The data one file message carries on Septa (libposix's `files::CHUNK`), in KiB.
+const FILE_CHUNK_KIB: usize = 12;
 /// The goal: each path within this many times Linux's.
 pub const GOAL_RATIO: f64 = 1.2;
 
@@ -50,6 +54,32 @@ pub const FIGURES: [(&str, &str); 5] = [
     (
         "posix-thread-create-join",
         "`pthread_create` then `pthread_join`",
+    ),
+];
+
+/// The file calls, in order, with their labels and goals (at most this many times Linux's):
+/// the bulk reads no slower than Linux, the metadata calls within twice. The ratio of
+/// `pwrite` is shown against no goal.
+pub const FILE_FIGURES: [(&str, &str, Option<f64>); 8] = [
+    (
+        "posix-file-open-close",
+        "`open` then `close` of an existing file",
+        Some(2.0),
+    ),
+    ("posix-file-stat", "`stat`", Some(2.0)),
+    ("posix-file-fstat", "`fstat`", Some(2.0)),
+    ("posix-file-pread-1", "`pread` of 1 byte", None),
+    ("posix-file-pread-4k", "`pread` of 4 KiB", Some(1.0)),
+    ("posix-file-pwrite-4k", "`pwrite` of 4 KiB", None),
+    (
+        "posix-file-read-mib",
+        "sequential `read` of a 4 MiB file in 1 MiB calls, per MiB",
+        Some(1.0),
+    ),
+    (
+        "posix-file-create-unlink",
+        "`open(O_CREAT \\| O_EXCL)`, `close`, `unlink` of a new file",
+        Some(2.0),
     ),
 ];
 
@@ -217,10 +247,10 @@ pub struct Posix {
 
 /// How a ratio compares with the goal: the ratio as the table shows it, to two decimals, so
 /// that a row never reads "1.20, not met".
-fn verdict(septa: Option<f64>, linux: Option<f64>) -> Option<bool> {
+fn verdict(septa: Option<f64>, linux: Option<f64>, goal: f64) -> Option<bool> {
     match (septa, linux) {
         (Some(septa), Some(linux)) if linux > 0.0 => {
-            Some((septa / linux * 100.0).round() <= GOAL_RATIO * 100.0)
+            Some((septa / linux * 100.0).round() <= goal * 100.0)
         }
         _ => None,
     }
@@ -236,15 +266,39 @@ fn verdict_text(verdict: Option<bool>) -> &'static str {
 
 /// The summary line: how many paths meet the goal, by each measure.
 pub fn goal_line(linux: &Runs, posix: &Posix) -> String {
-    let prefix = format!("POSIX paths without a server <= {GOAL_RATIO} x Linux:");
+    let figures: Vec<(&str, f64)> = FIGURES.iter().map(|&(name, _)| (name, GOAL_RATIO)).collect();
+    count_line(
+        &format!("POSIX paths without a server <= {GOAL_RATIO} x Linux:"),
+        &figures,
+        linux,
+        posix,
+    )
+}
+
+/// The summary line of the file calls that have a goal.
+pub fn file_goal_line(linux: &Runs, posix: &Posix) -> String {
+    let figures: Vec<(&str, f64)> = FILE_FIGURES
+        .iter()
+        .filter_map(|&(name, _, goal)| Some((name, goal?)))
+        .collect();
+    count_line(
+        "File calls (bulk reads <= 1 x Linux, metadata <= 2 x):",
+        &figures,
+        linux,
+        posix,
+    )
+}
+
+/// `prefix`, then how many of `figures` meet their goals, by each measure.
+fn count_line(prefix: &str, figures: &[(&str, f64)], linux: &Runs, posix: &Posix) -> String {
     let septa = match &posix.septa {
         Septa::Measured(runs) => runs,
         Septa::Unavailable(reason) => return format!("{prefix} not measured ({reason})"),
     };
     let count = |measure: &dyn Fn(&Runs, &str) -> Option<f64>| {
-        let verdicts: Vec<bool> = FIGURES
+        let verdicts: Vec<bool> = figures
             .iter()
-            .filter_map(|(name, _)| verdict(measure(septa, name), measure(linux, name)))
+            .filter_map(|&(name, goal)| verdict(measure(septa, name), measure(linux, name), goal))
             .collect();
         (verdicts.iter().filter(|&&met| met).count(), verdicts.len())
     };
@@ -327,18 +381,9 @@ pub fn render(linux: &Runs, posix: &Posix) -> String {
          | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |\n",
     );
     for (name, label) in FIGURES {
-        let (linux_time, septa_time) = (linux.nanoseconds(name), septa.nanoseconds(name));
-        let (linux_count, septa_count) = (linux.instructions(name), septa.instructions(name));
         out.push_str(&format!(
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            format_quantity(linux_time),
-            format_quantity(septa_time),
-            format_ratio(septa_time, linux_time),
-            verdict_text(verdict(septa_time, linux_time)),
-            format_quantity(linux_count),
-            format_quantity(septa_count),
-            format_ratio(septa_count, linux_count),
-            verdict_text(verdict(septa_count, linux_count)),
+            "| {label} | {} |\n",
+            figure_cells(linux, septa, name, GOAL_RATIO)
         ));
     }
     for error in septa
@@ -348,6 +393,59 @@ pub fn render(linux: &Runs, posix: &Posix) -> String {
         .chain(septa.icount.iter().flat_map(|console| &console.errors))
     {
         out.push_str(&format!("\nSepta's POSIX program reported: {error}\n"));
+    }
+    out
+}
+
+/// The cells after the label of one figure's row: both measures, each as Linux's figure,
+/// Septa's, the ratio and the verdict against `goal`.
+fn figure_cells(linux: &Runs, septa: &Runs, name: &str, goal: f64) -> String {
+    let (linux_time, septa_time) = (linux.nanoseconds(name), septa.nanoseconds(name));
+    let (linux_count, septa_count) = (linux.instructions(name), septa.instructions(name));
+    format!(
+        "{} | {} | {} | {} | {} | {} | {} | {}",
+        format_quantity(linux_time),
+        format_quantity(septa_time),
+        format_ratio(septa_time, linux_time),
+        verdict_text(verdict(septa_time, linux_time, goal)),
+        format_quantity(linux_count),
+        format_quantity(septa_count),
+        format_ratio(septa_count, linux_count),
+        verdict_text(verdict(septa_count, linux_count, goal)),
+    )
+}
+
+/// The "File operations" table of an architecture's section: the program's `posix-file-…`
+/// figures, each against its own goal.
+pub fn render_files(linux: &Runs, posix: &Posix) -> String {
+    let mut out = String::from(
+        "#### File operations (ramfs through the file VFS, against Linux's initramfs)\n\n",
+    );
+    out.push_str(&format!(
+        "The same program, in `{FILE_DIRECTORY}`: on Linux in the initramfs, on Septa on the \
+         file VFS's ramfs, each call one IPC round trip through the monitor (and one per \
+         {chunk} KiB of data). Goals: the bulk reads no slower than Linux, the metadata calls \
+         within 2 x; a dash, no goal. Ratios are Septa's figure over Linux's.\n\n",
+        chunk = FILE_CHUNK_KIB
+    ));
+    let Septa::Measured(septa) = &posix.septa else {
+        out.push_str("Septa's POSIX program not measured (see above).\n");
+        return out;
+    };
+    out.push_str(
+        "| Operation | Goal | Linux ns/op | Septa ns/op | Ratio | Met | Linux instructions/op | Septa instructions/op | Ratio | Met |\n\
+         | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |\n",
+    );
+    for (name, label, goal) in FILE_FIGURES {
+        let cells = match goal {
+            Some(goal) => figure_cells(linux, septa, name, goal),
+            // No goal: the verdict cells say so.
+            None => figure_cells(linux, septa, name, f64::NAN),
+        };
+        out.push_str(&format!(
+            "| {label} | {} | {cells} |\n",
+            goal.map_or_else(|| "–".to_owned(), |goal| format!("<= {goal} x"))
+        ));
     }
     out
 }
