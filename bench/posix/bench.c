@@ -13,6 +13,20 @@
  *                       iteration is one lock/unlock pair of one thread (futex waits and
  *                       wakes whenever they collide).
  *   thread-create-join  pthread_create of a thread that returns at once, then pthread_join.
+ *
+ * and, in a directory it creates (FILE_DIRECTORY, on Linux in the initramfs, on Septa on the
+ * file VFS's ramfs), the file calls, each of which goes to a server on Septa:
+ *
+ *   file-open-close     open(O_RDONLY) then close of an existing 4 MiB file.
+ *   file-stat           stat of that file.
+ *   file-fstat          fstat of it, open.
+ *   file-pread-1        pread of 1 byte at offset 0.
+ *   file-pread-4k       pread of 4 KiB at offset 0.
+ *   file-pwrite-4k      pwrite of 4 KiB at offset 0 of a second file.
+ *   file-read-mib       sequential read() of the 4 MiB file in 1 MiB calls, back to the start
+ *                       with lseek after every fourth; one iteration is one MiB.
+ *   file-create-unlink  open(O_CREAT | O_EXCL | O_WRONLY) of a new file, close, unlink.
+ *
  *   loop-2insn          exactly two guest instructions per iteration; under
  *                       `-icount shift=0` it must read 2 ns per iteration.
  *
@@ -28,12 +42,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void die(const char *what)
 {
@@ -135,6 +152,133 @@ static uint64_t bench_thread_create_join(uint64_t iterations)
     return now_ns() - start;
 }
 
+/* ---- file calls ------------------------------------------------------------ */
+
+#define FILE_DIRECTORY "/tmp/bench-files"
+#define BIG_FILE FILE_DIRECTORY "/big"
+#define WRITTEN_FILE FILE_DIRECTORY "/written"
+#define NEW_FILE FILE_DIRECTORY "/new"
+#define MIB (1024 * 1024)
+#define BIG_SIZE (4 * MIB)
+
+static int big_fd = -1;
+static int written_fd = -1;
+static char *buffer;
+
+/* mkdir -p FILE_DIRECTORY, then BIG_FILE of BIG_SIZE bytes and an empty WRITTEN_FILE. */
+static void prepare_files(void)
+{
+    static const char *const directories[] = {"/tmp", FILE_DIRECTORY};
+    for (size_t i = 0; i < sizeof directories / sizeof directories[0]; i++)
+        if (mkdir(directories[i], 0755) != 0 && errno != EEXIST)
+            die("mkdir " FILE_DIRECTORY);
+    buffer = malloc(MIB);
+    if (!buffer)
+        die("malloc");
+    memset(buffer, 'x', MIB);
+    int fd = open(BIG_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        die("open " BIG_FILE);
+    for (int i = 0; i < BIG_SIZE / MIB; i++)
+        if (write(fd, buffer, MIB) != MIB)
+            die("write " BIG_FILE);
+    if (close(fd) != 0)
+        die("close " BIG_FILE);
+    big_fd = open(BIG_FILE, O_RDONLY);
+    if (big_fd < 0)
+        die("open " BIG_FILE);
+    written_fd = open(WRITTEN_FILE, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (written_fd < 0)
+        die("open " WRITTEN_FILE);
+    unlink(NEW_FILE);
+}
+
+static uint64_t bench_file_open_close(uint64_t iterations)
+{
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++) {
+        int fd = open(BIG_FILE, O_RDONLY);
+        if (fd < 0)
+            die("open " BIG_FILE);
+        close(fd);
+    }
+    return now_ns() - start;
+}
+
+static uint64_t bench_file_stat(uint64_t iterations)
+{
+    struct stat status;
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++)
+        if (stat(BIG_FILE, &status) != 0)
+            die("stat " BIG_FILE);
+    return now_ns() - start;
+}
+
+static uint64_t bench_file_fstat(uint64_t iterations)
+{
+    struct stat status;
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++)
+        if (fstat(big_fd, &status) != 0)
+            die("fstat " BIG_FILE);
+    return now_ns() - start;
+}
+
+static uint64_t pread_bytes(uint64_t iterations, size_t length)
+{
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++)
+        if (pread(big_fd, buffer, length, 0) != (ssize_t)length)
+            die("pread " BIG_FILE);
+    return now_ns() - start;
+}
+
+static uint64_t bench_file_pread_1(uint64_t iterations)
+{
+    return pread_bytes(iterations, 1);
+}
+
+static uint64_t bench_file_pread_4k(uint64_t iterations)
+{
+    return pread_bytes(iterations, 4096);
+}
+
+static uint64_t bench_file_pwrite_4k(uint64_t iterations)
+{
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++)
+        if (pwrite(written_fd, buffer, 4096, 0) != 4096)
+            die("pwrite " WRITTEN_FILE);
+    return now_ns() - start;
+}
+
+static uint64_t bench_file_read_mib(uint64_t iterations)
+{
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++) {
+        if (i % (BIG_SIZE / MIB) == 0 && lseek(big_fd, 0, SEEK_SET) != 0)
+            die("lseek " BIG_FILE);
+        if (read(big_fd, buffer, MIB) != MIB)
+            die("read " BIG_FILE);
+    }
+    return now_ns() - start;
+}
+
+static uint64_t bench_file_create_unlink(uint64_t iterations)
+{
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < iterations; i++) {
+        int fd = open(NEW_FILE, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0)
+            die("open " NEW_FILE);
+        close(fd);
+        if (unlink(NEW_FILE) != 0)
+            die("unlink " NEW_FILE);
+    }
+    return now_ns() - start;
+}
+
 static uint64_t bench_loop(uint64_t iterations)
 {
     uint64_t start = now_ns();
@@ -160,6 +304,14 @@ static const struct test tests[] = {
     {"posix-mutex-uncontended", bench_mutex_uncontended},
     {"posix-mutex-contended", bench_mutex_contended},
     {"posix-thread-create-join", bench_thread_create_join},
+    {"posix-file-open-close", bench_file_open_close},
+    {"posix-file-stat", bench_file_stat},
+    {"posix-file-fstat", bench_file_fstat},
+    {"posix-file-pread-1", bench_file_pread_1},
+    {"posix-file-pread-4k", bench_file_pread_4k},
+    {"posix-file-pwrite-4k", bench_file_pwrite_4k},
+    {"posix-file-read-mib", bench_file_read_mib},
+    {"posix-file-create-unlink", bench_file_create_unlink},
     {"posix-loop-2insn", bench_loop},
 };
 
@@ -193,6 +345,10 @@ int main(int argc, char **argv)
     uint64_t target_ms = parse_count(getenv("bench_target_ms"));
     uint64_t target_ns = (target_ms ? target_ms : 300) * 1000000ull;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        /* The files, their descriptors and the 1 MiB buffer only once the paths without a
+         * server are measured, so that those run as they did before the file calls existed. */
+        if (buffer == NULL && strncmp(tests[i].name, "posix-file-", 11) == 0)
+            prepare_files();
         uint64_t iterations = fixed ? fixed : calibrate(&tests[i], target_ns);
         uint64_t elapsed = tests[i].run(iterations);
         printf("BENCH %s %llu %llu\n", tests[i].name, (unsigned long long)iterations,
