@@ -63,6 +63,36 @@ pub struct Metadata {
     pub change: Timestamp,
 }
 
+/// The cookie of a directory's first real entry: every backend lists `.` at cookie 0 and `..`
+/// at cookie 1 ([`list_dots`]), then its entries from this cookie on.
+pub const FIRST_ENTRY_COOKIE: u64 = 2;
+
+/// Lists `.` and `..` of `directory` (whose parent is `parent`) from `cookie`, as every
+/// backend begins a listing; `false` when `visit` asked to stop.
+pub fn list_dots(
+    directory: InodeNumber,
+    parent: InodeNumber,
+    cookie: u64,
+    visit: &mut dyn FnMut(DirectoryItem<'_>) -> bool,
+) -> bool {
+    let dot = DirectoryItem {
+        inode: directory,
+        kind: FileKind::Directory,
+        name: ".",
+        next_cookie: 1,
+    };
+    if cookie == 0 && !visit(dot) {
+        return false;
+    }
+    let dot_dot = DirectoryItem {
+        inode: parent,
+        kind: FileKind::Directory,
+        name: "..",
+        next_cookie: FIRST_ENTRY_COOKIE,
+    };
+    cookie > 1 || visit(dot_dot)
+}
+
 /// One entry of a directory listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DirectoryItem<'a> {

@@ -47,14 +47,14 @@ mod time;
 pub use nodes::ROOT;
 
 use crate::errno::{Errno, Result};
-use crate::file_system::{DirectoryItem, FileKind, FileSystem, InodeNumber, Metadata};
+use crate::file_system::{DirectoryItem, FileKind, FileSystem, InodeNumber, Metadata, list_dots};
 use crate::path;
 use crate::storage::{
     BlockCache, BlockStorage, CachedDisk, DEFAULT_CACHE_SIZE, ImageFile, device_errno,
 };
 use crate::time::Timestamp;
 use fatfs::{FatType, FileAttributes};
-use nodes::{FIRST_ENTRY_COOKIE, NodeState, NodeTable, name_key};
+use nodes::{NodeState, NodeTable, name_key};
 use std::cell::RefCell;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
@@ -920,22 +920,7 @@ impl FileSystem for FatFileSystem {
         if matches!(state, NodeState::Removed(_)) {
             return Ok(());
         }
-        let dot = DirectoryItem {
-            inode: directory,
-            kind: FileKind::Directory,
-            name: ".",
-            next_cookie: 1,
-        };
-        if cookie == 0 && !visit(dot) {
-            return Ok(());
-        }
-        let dot_dot = DirectoryItem {
-            inode: parent,
-            kind: FileKind::Directory,
-            name: "..",
-            next_cookie: FIRST_ENTRY_COOKIE,
-        };
-        if cookie <= 1 && !visit(dot_dot) {
+        if !list_dots(directory, parent, cookie, visit) {
             return Ok(());
         }
         // Every entry gets its inode number and its cookie (in the order met, the first time

@@ -14,8 +14,7 @@ use std::collections::HashMap;
 /// The root directory's inode number.
 pub const ROOT: InodeNumber = 1;
 
-/// The cookie of a directory's first real entry (0 is `.`, 1 is `..`), as in the ramfs.
-pub const FIRST_ENTRY_COOKIE: u64 = 2;
+use crate::file_system::FIRST_ENTRY_COOKIE;
 
 /// Deepest directory nesting the table follows to the root: past it, the table is broken.
 const MAXIMUM_DEPTH: usize = 4096;

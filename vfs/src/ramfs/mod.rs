@@ -13,7 +13,9 @@ pub use budget::MemoryBudget;
 pub use contents::PAGE_SIZE;
 
 use crate::errno::{Errno, Result};
-use crate::file_system::{DirectoryItem, FileKind, FileSystem, InodeNumber, Metadata};
+use crate::file_system::{
+    DirectoryItem, FIRST_ENTRY_COOKIE, FileKind, FileSystem, InodeNumber, Metadata, list_dots,
+};
 use crate::path;
 use crate::time::Timestamp;
 use contents::Contents;
@@ -24,9 +26,6 @@ pub const INODE_COST: u64 = 256;
 
 /// The root directory's inode number.
 const ROOT: InodeNumber = 1;
-
-/// The cookie of a directory's first real entry (0 is `.`, 1 is `..`).
-const FIRST_ENTRY_COOKIE: u64 = 2;
 
 /// Size a directory reports per entry (`.` and `..` included), as Linux's tmpfs does.
 const DIRECTORY_ENTRY_SIZE: u64 = 20;
@@ -535,22 +534,7 @@ impl FileSystem for Ramfs {
         if self.inode(directory)?.links == 0 {
             return Ok(());
         }
-        let dot = DirectoryItem {
-            inode: directory,
-            kind: FileKind::Directory,
-            name: ".",
-            next_cookie: 1,
-        };
-        if cookie == 0 && !visit(dot) {
-            return Ok(());
-        }
-        let dot_dot = DirectoryItem {
-            inode: entries.parent,
-            kind: FileKind::Directory,
-            name: "..",
-            next_cookie: FIRST_ENTRY_COOKIE,
-        };
-        if cookie <= 1 && !visit(dot_dot) {
+        if !list_dots(directory, entries.parent, cookie, visit) {
             return Ok(());
         }
         for (entry_cookie, entry) in entries.entries.range(cookie.max(FIRST_ENTRY_COOKIE)..) {
