@@ -49,8 +49,8 @@ pub fn required(task: Task, architectures: &[Architecture]) -> Vec<Prerequisite>
         return sysroot_required(architectures);
     }
     if task == Task::Test {
+        // Booting already needs the sysroot's tools (the std entities link against it).
         let mut list = required(Task::Boot, architectures);
-        list.extend(sysroot_required(architectures));
         list.push(Prerequisite::Program {
             program: "cmake",
             debian_package: "cmake",
@@ -60,7 +60,6 @@ pub fn required(task: Task, architectures: &[Architecture]) -> Vec<Prerequisite>
             program: "mkfs.fat",
             debian_package: "dosfstools",
         });
-        list.dedup();
         return list;
     }
     let mut list: Vec<Prerequisite> = architectures
