@@ -20,6 +20,12 @@ uint32_t septa_entity_id(void);
  * entity's `connections` give it), or -ENOENT when there is none; -EFAULT for a null name. */
 long septa_handle(const char *name);
 
+/* Maps the shared-memory region held by capability `handle` at an address libposix picks
+ * (readable, and writable when the capability allows), stores that address in `*address` and
+ * returns the region's size in bytes; -EBADF when `handle` names no region, -ENOMEM when
+ * there is no room, -EFAULT for a null `address`. */
+long septa_shared_memory_map(uint32_t handle, void **address);
+
 #ifdef __cplusplus
 }
 #endif

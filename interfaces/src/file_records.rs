@@ -113,7 +113,9 @@ impl DirectoryEntry<'_> {
 
     /// Decodes the entries of a `read_directory` reply; stops at the first malformed one,
     /// reporting it as `Err` with the entries before it.
-    pub fn decode_all(mut bytes: &[u8]) -> Result<Vec<DirectoryEntry<'_>>, Vec<DirectoryEntry<'_>>> {
+    pub fn decode_all(
+        mut bytes: &[u8],
+    ) -> Result<Vec<DirectoryEntry<'_>>, Vec<DirectoryEntry<'_>>> {
         let mut entries = Vec::new();
         while !bytes.is_empty() {
             if bytes.len() < DIRECTORY_ENTRY_HEADER {

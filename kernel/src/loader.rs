@@ -296,8 +296,13 @@ fn startup_block(
     let handles: Vec<u32> = capabilities.iter().map(|(handle, _)| handle).collect();
     for route in &image.routes {
         let handle = handles.get(route.capability as usize)?;
+        let bulk = match route.bulk {
+            Some(index) => *handles.get(index as usize)?,
+            None => 0,
+        };
         block.extend(route.kind.to_le_bytes());
         block.extend(handle.to_le_bytes());
+        block.extend(bulk.to_le_bytes());
         block.extend((route.prefix.len() as u32).to_le_bytes());
         block.extend(route.prefix.bytes());
     }

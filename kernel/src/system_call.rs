@@ -63,7 +63,9 @@ pub fn dispatch(kernel: &mut Kernel) {
         syscall::REPLY_RECEIVE => reply_receive(kernel, &arguments),
         syscall::NOTIFY => ipc::notify(kernel, argument(0), argument(1)),
         syscall::WAIT => ipc::wait(kernel, argument(0), argument(1)),
-        syscall::SHARED_MEMORY_MAP => shared_memory_map(kernel, argument(0), argument(1)),
+        syscall::SHARED_MEMORY_MAP => {
+            shared_memory_map(kernel, argument(0), argument(1), argument(2))
+        }
         syscall::SLEEP => {
             kernel.threads[thread as usize].state = State::Sleeping;
             kernel.set_current_return(Ok(0), 0);
@@ -240,15 +242,27 @@ fn reply_receive(kernel: &mut Kernel, arguments: &[u64; 6]) -> Result<(), Error>
     received
 }
 
-fn shared_memory_map(kernel: &mut Kernel, handle: u64, address: u64) -> Result<(), Error> {
+fn shared_memory_map(
+    kernel: &mut Kernel,
+    handle: u64,
+    address: u64,
+    length: u64,
+) -> Result<(), Error> {
     let entity = kernel.current_entity();
     let capability = kernel.capability(handle, rights::MAP_READ)?;
     let Object::SharedMemory(index) = capability.object else {
         return Err(Error::BadHandle);
     };
-    let frames = kernel.shared_memory[index as usize].frames.clone();
-    let size = frames.len() as u64 * 4096;
+    let size = kernel.shared_memory[index as usize].frames.len() as u64 * 4096;
+    if length == 0 {
+        kernel.set_current_return(Ok(size as usize), 0);
+        return Ok(());
+    }
+    if size > length {
+        return Err(Error::TooLarge);
+    }
     check_free_range(kernel, address, size)?;
+    let frames = kernel.shared_memory[index as usize].frames.clone();
     let access = Access {
         writable: capability.rights & rights::MAP_WRITE != 0,
         executable: false,

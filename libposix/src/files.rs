@@ -10,9 +10,10 @@
 //!
 //! A file's description names a handle on its file VFS, which keeps the offset and the status
 //! flags; libposix keeps a copy of the flags (for `F_GETFL`), the path, whether it is a
-//! directory and the directory listing's cookie ([`crate::descriptors`]). Data moves in
-//! messages of at most [`CHUNK`] bytes: a longer read or write is several calls, and stops at
-//! the first short one. The table's lock is never held across a call to a server.
+//! directory and the directory listing's cookie ([`crate::descriptors`]). Data moves through the
+//! bulk region shared with the server, a window of it per call, or, without one, in messages
+//! of at most [`CHUNK`] bytes ([`crate::vfs`]): a longer read or write is several calls, and
+//! stops at the first short one. The table's lock is never held across a call to a server.
 
 use septa_interfaces::CallError;
 use septa_interfaces::file_records::DirectoryEntry;
@@ -174,24 +175,35 @@ fn release(description: Option<Description>) -> Result<()> {
     }
 }
 
-/// Reads from a file into `buffer`, a chunk per call, until it is full or a call comes back
-/// short; an error after some bytes ends the read with them.
+/// Reads from a file into `buffer`, a chunk per call (a bulk window's worth, or [`CHUNK`]
+/// bytes in a message), until it is full or a call comes back short; an error after some
+/// bytes ends the read with them.
 fn read_file(file: OpenFile, buffer: &mut [u8], position: Position) -> Result<usize> {
     let mut done = 0;
     while done < buffer.len() {
-        let wanted = (buffer.len() - done).min(CHUNK);
         let offset = position.offset(done)?;
-        let destination = &mut buffer[done..done + wanted];
-        let result = vfs::call_on(file, |client, handle| {
-            let data = client.read(handle, offset, wanted as u32)?;
-            let target = destination
-                .get_mut(..data.len())
-                .ok_or(CallError::BadReply)?;
-            target.copy_from_slice(&data);
-            Ok(data.len())
+        let rest = &mut buffer[done..];
+        let result = vfs::call_on_bulk(file, |client, handle, window| match window {
+            Some(window) => {
+                let wanted = rest.len().min(window.length());
+                let count = client.read_shared(handle, offset, wanted as u32, window.offset())?;
+                let count = usize::try_from(count)
+                    .ok()
+                    .filter(|count| *count <= wanted)
+                    .ok_or(CallError::BadReply)?;
+                window.copy_out(&mut rest[..count]);
+                Ok((count, wanted))
+            }
+            None => {
+                let wanted = rest.len().min(CHUNK);
+                let data = client.read(handle, offset, wanted as u32)?;
+                let target = rest.get_mut(..data.len()).ok_or(CallError::BadReply)?;
+                target.copy_from_slice(&data);
+                Ok((data.len(), wanted))
+            }
         });
         match result {
-            Ok(count) => {
+            Ok((count, wanted)) => {
                 done += count;
                 if count < wanted {
                     break;
@@ -204,24 +216,37 @@ fn read_file(file: OpenFile, buffer: &mut [u8], position: Position) -> Result<us
     Ok(done)
 }
 
-/// Writes `bytes` to a file, a chunk per call, until all are written or a call writes less;
-/// an error after some bytes ends the write with them.
+/// Writes `bytes` to a file, a chunk per call (as [`read_file`]), until all are written or a
+/// call writes less; an error after some bytes ends the write with them.
 fn write_file(file: OpenFile, bytes: &[u8], position: Position) -> Result<usize> {
     let mut done = 0;
     while done < bytes.len() {
-        let chunk = &bytes[done..bytes.len().min(done + CHUNK)];
         let offset = position.offset(done)?;
-        let result = vfs::call_on(file, |client, handle| {
-            let written = client.write(handle, offset, chunk)?;
+        let rest = &bytes[done..];
+        let result = vfs::call_on_bulk(file, |client, handle, window| {
+            let (written, given) = match window {
+                Some(window) => {
+                    let chunk = &rest[..rest.len().min(window.length())];
+                    window.copy_in(chunk);
+                    let written =
+                        client.write_shared(handle, offset, chunk.len() as u32, window.offset())?;
+                    (written, chunk.len())
+                }
+                None => {
+                    let chunk = &rest[..rest.len().min(CHUNK)];
+                    (client.write(handle, offset, chunk)?, chunk.len())
+                }
+            };
             usize::try_from(written)
                 .ok()
-                .filter(|written| *written <= chunk.len())
+                .filter(|written| *written <= given)
+                .map(|written| (written, given))
                 .ok_or(CallError::BadReply)
         });
         match result {
-            Ok(written) => {
+            Ok((written, given)) => {
                 done += written;
-                if written < chunk.len() {
+                if written < given {
                     break;
                 }
             }

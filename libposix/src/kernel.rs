@@ -160,6 +160,35 @@ pub fn memory_map(address: usize, length: usize, protection: usize) -> Result<us
     decode_result(unsafe { call(syscall::MEMORY_MAP, [address, length, protection, 0, 0, 0]) }.0)
 }
 
+/// The size of the shared-memory region `handle` names, mapping nothing.
+pub fn shared_memory_size(handle: u32) -> Result<usize, Error> {
+    simple(syscall::SHARED_MEMORY_MAP, [handle as usize, 0, 0, 0, 0, 0])
+}
+
+/// Maps the shared-memory region `handle` names at `address`, where `length` bytes are set
+/// aside for it; returns its size.
+///
+/// # Safety
+///
+/// Nothing may be mapped or in use at `address..address + length`: the caller set the range
+/// aside (the kernel refuses a range with pages in it).
+pub unsafe fn shared_memory_map(
+    handle: u32,
+    address: usize,
+    length: usize,
+) -> Result<usize, Error> {
+    // SAFETY: the caller upholds the contract above; the kernel maps only where nothing is.
+    decode_result(
+        unsafe {
+            call(
+                syscall::SHARED_MEMORY_MAP,
+                [handle as usize, address, length, 0, 0, 0],
+            )
+        }
+        .0,
+    )
+}
+
 /// Unmaps `(address, length)`; pages not mapped are skipped.
 ///
 /// # Safety

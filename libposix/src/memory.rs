@@ -138,6 +138,27 @@ pub fn map(
     Ok(start)
 }
 
+/// Maps the shared-memory region `handle` names at an address libposix picks, readable, and
+/// writable if the capability allows; returns `(address, size)`.
+pub fn map_shared(handle: u32) -> Result<(usize, usize)> {
+    let size = kernel::shared_memory_size(handle)?;
+    let length = page_round(size).ok_or(Errno::ENOMEM)?;
+    let mut regions = REGIONS.lock();
+    let start = regions.allocate(length).ok_or(Errno::ENOMEM)?;
+    // SAFETY: `allocate` handed out a range nothing uses, that no one else will be given.
+    unsafe { kernel::shared_memory_map(handle, start, length) }?;
+    let state = State {
+        protection: libc::PROT_READ | libc::PROT_WRITE,
+        mapped: true,
+    };
+    if regions.set(start, start + length, Some(state)).is_err() {
+        // SAFETY: the region was mapped just above and nothing uses it yet.
+        let _ = unsafe { kernel::memory_unmap(start, length) };
+        return Err(Errno::ENOMEM);
+    }
+    Ok((start, size))
+}
+
 /// `munmap`: unmapping what is not mapped succeeds, as on Linux.
 pub fn unmap(address: usize, length: usize) -> Result<usize> {
     let (start, end) = user_range(address, length).map_err(|_| Errno::EINVAL)?;

@@ -71,6 +71,7 @@ pub fn mount_for<'a>(block: &StartupBlock<'a>, path: &'a [u8]) -> Option<Mount<'
         kind,
         handle,
         prefix,
+        ..
     } in block.routes()
     {
         if kind != route::MOUNT || prefix.first() != Some(&b'/') {

@@ -11,7 +11,7 @@ use core::mem::{offset_of, size_of};
 use septa_abi::{MessageHeader, syscall};
 
 use crate::errno::{Errno, Result, encode};
-use crate::{kernel, startup, user};
+use crate::{kernel, memory, startup, user};
 
 // The C header's `struct septa_message_header` is this layout: both sides assert it.
 const _: () = {
@@ -65,6 +65,24 @@ pub unsafe extern "C" fn septa_handle(name: *const c_char) -> c_long {
             .and_then(|block| block.handle(name))
             .map(|handle| handle as usize)
             .ok_or(Errno::ENOENT)
+    }))
+}
+
+/// `septa_shared_memory_map`: maps the shared-memory region `handle` names where libposix
+/// picks, stores its address at `address` and returns its size.
+///
+/// # Safety
+///
+/// `address` must be a writable `void *` (or null, which is `-EFAULT`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn septa_shared_memory_map(handle: u32, address: *mut *mut c_void) -> c_long {
+    if address.is_null() {
+        return word(Err(Errno::EFAULT));
+    }
+    word(memory::map_shared(handle).map(|(start, size)| {
+        // SAFETY: the caller gives a writable `void *`, checked non-null above.
+        unsafe { address.write(start as *mut c_void) };
+        size
     }))
 }
 

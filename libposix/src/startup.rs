@@ -11,6 +11,9 @@ use septa_abi::startup::{HEADER_SIZE, STARTUP_MAGIC};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Malformed;
 
+/// Words before a route record's prefix: kind, handle, bulk and the prefix's length.
+const ROUTE_WORDS: usize = 4;
+
 /// A checked start-up block.
 #[derive(Clone, Copy, Debug)]
 pub struct StartupBlock<'a> {
@@ -30,6 +33,8 @@ pub struct Route<'a> {
     pub kind: u32,
     /// The capability of the server.
     pub handle: u32,
+    /// The shared-memory region for bulk data with the server, or 0 for none.
+    pub bulk: u32,
     /// The mount prefix (empty for socket routes).
     pub prefix: &'a [u8],
 }
@@ -44,7 +49,7 @@ fn string_length(bytes: &[u8], offset: usize) -> Option<usize> {
     bytes.get(offset..)?.iter().position(|byte| *byte == 0)
 }
 
-/// A `(u32, u32, length, bytes)` or `(u32, length, bytes)` record: returns the offset after it.
+/// A `(u32, ..., length, bytes)` record of `words` words, the length last: returns the offset after it.
 fn skip_record(bytes: &[u8], offset: usize, words: usize) -> Option<usize> {
     let length = word(bytes, offset + 4 * (words - 1))? as usize;
     let end = offset.checked_add(4 * words)?.checked_add(length)?;
@@ -77,7 +82,7 @@ impl<'a> StartupBlock<'a> {
         }
         let routes_offset = offset;
         for _ in 0..route_count {
-            offset = skip_record(bytes, offset, 3).ok_or(Malformed)?;
+            offset = skip_record(bytes, offset, ROUTE_WORDS).ok_or(Malformed)?;
         }
         Ok(StartupBlock {
             bytes,
@@ -127,12 +132,14 @@ impl<'a> StartupBlock<'a> {
         (0..self.route_count).map(move |_| {
             let kind = word(bytes, offset).unwrap_or(0);
             let handle = word(bytes, offset + 4).unwrap_or(0);
-            let end = skip_record(bytes, offset, 3).unwrap_or(offset);
-            let prefix = &bytes[(offset + 12).min(end)..end];
+            let bulk = word(bytes, offset + 8).unwrap_or(0);
+            let end = skip_record(bytes, offset, ROUTE_WORDS).unwrap_or(offset);
+            let prefix = &bytes[(offset + 4 * ROUTE_WORDS).min(end)..end];
             offset = end;
             Route {
                 kind,
                 handle,
+                bulk,
                 prefix,
             }
         })
@@ -185,12 +192,27 @@ pub mod build {
     }
 
     /// A block with these arguments, handles `(handle, name)` and routes
-    /// `(kind, handle, prefix)`.
+    /// `(kind, handle, prefix)` without bulk regions.
     pub fn block(
         entity_id: u32,
         arguments: &[&str],
         handles: &[(u32, &str)],
         routes: &[(u32, u32, &str)],
+    ) -> Vec<u8> {
+        let routes: Vec<(u32, u32, u32, &str)> = routes
+            .iter()
+            .map(|(kind, handle, prefix)| (*kind, *handle, 0, *prefix))
+            .collect();
+        block_with_bulk(entity_id, arguments, handles, &routes)
+    }
+
+    /// A block with these arguments, handles `(handle, name)` and routes
+    /// `(kind, handle, bulk, prefix)`.
+    pub fn block_with_bulk(
+        entity_id: u32,
+        arguments: &[&str],
+        handles: &[(u32, &str)],
+        routes: &[(u32, u32, u32, &str)],
     ) -> Vec<u8> {
         let mut bytes = Vec::new();
         for word in [
@@ -211,9 +233,10 @@ pub mod build {
             bytes.extend_from_slice(&(name.len() as u32).to_le_bytes());
             bytes.extend_from_slice(name.as_bytes());
         }
-        for (kind, handle, prefix) in routes {
+        for (kind, handle, bulk, prefix) in routes {
             bytes.extend_from_slice(&kind.to_le_bytes());
             bytes.extend_from_slice(&handle.to_le_bytes());
+            bytes.extend_from_slice(&bulk.to_le_bytes());
             bytes.extend_from_slice(&(prefix.len() as u32).to_le_bytes());
             bytes.extend_from_slice(prefix.as_bytes());
         }
@@ -228,14 +251,14 @@ mod tests {
     use std::vec::Vec;
 
     fn sample() -> Vec<u8> {
-        let mut bytes = build::block(
+        let mut bytes = build::block_with_bulk(
             9,
             &["shell", "-c", "ls"],
-            &[(4, "log"), (7, "files")],
+            &[(4, "log"), (7, "files"), (6, "bulk")],
             &[
-                (route::MOUNT, 7, "/data"),
-                (route::UNIX, 8, ""),
-                (route::INET, 5, ""),
+                (route::MOUNT, 7, 6, "/data"),
+                (route::UNIX, 8, 0, ""),
+                (route::INET, 5, 0, ""),
             ],
         );
         bytes.resize(4096, 0);
@@ -259,6 +282,7 @@ mod tests {
             Route {
                 kind: route::MOUNT,
                 handle: 7,
+                bulk: 6,
                 prefix: b"/data"
             }
         );

@@ -501,6 +501,16 @@ impl FileServer for Files {
         self.open_file(handle)?.flags = flags;
         Ok(())
     }
+
+    /// No client of this server has a bulk region (the fake kernel maps none), as the file
+    /// VFS answers such a client.
+    fn read_shared(&mut self, _: u32, _: u64, _: i64, _: u32, _: u32) -> Result<u64, u32> {
+        Err(failure(libc::EINVAL))
+    }
+
+    fn write_shared(&mut self, _: u32, _: u64, _: i64, _: u32, _: u32) -> Result<u64, u32> {
+        Err(failure(libc::EINVAL))
+    }
 }
 
 /// The servers [`install`] makes, to look into.

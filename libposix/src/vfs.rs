@@ -12,6 +12,15 @@
 //! servers, and a further caller waits (yielding) until a client is free. Each client is made
 //! on first need: a single-threaded program uses one, about 32 KiB.
 //!
+//! # Bulk data
+//!
+//! File data goes through the bulk region the system's image shares between the entity and
+//! each file VFS it mounts (the mount route names it): each pool slot owns a [`Window`] of
+//! `size / CLIENTS` bytes there, so concurrent calls never share one. The server reads a file
+//! straight into the window and the client copies it out (and the reverse for writes): one copy
+//! on each side, none through the kernel. Without a region (none declared, or it would not
+//! map), data goes in messages.
+//!
 //! # Errors
 //!
 //! A server answers an error with the status `APPLICATION + errno` (Linux values), which
@@ -102,10 +111,18 @@ pub fn call<T>(
     endpoint: u32,
     operation: impl FnOnce(&mut Client) -> core::result::Result<T, CallError>,
 ) -> Result<T> {
+    call_in_slot(endpoint, |client, _| operation(client))
+}
+
+/// As [`call`], also telling `operation` the pool slot it holds.
+fn call_in_slot<T>(
+    endpoint: u32,
+    operation: impl FnOnce(&mut Client, usize) -> core::result::Result<T, CallError>,
+) -> Result<T> {
     let (slot, client) = take();
     ENDPOINTS[slot].store(endpoint, Ordering::Relaxed);
     let mut client = client.unwrap_or_else(|| FileClient::new(PoolTransport { slot }));
-    let result = operation(&mut client);
+    let result = operation(&mut client, slot);
     give_back(slot, client);
     result.map_err(|error| {
         if error == CallError::ServerGone {
@@ -124,6 +141,114 @@ pub fn call_on<T>(
         return Err(Errno::EIO);
     }
     call(file.endpoint, |client| operation(client, file.handle))
+}
+
+/// As [`call_on`], also giving `operation` the pool slot's window of the bulk region shared
+/// with the file's server, when there is one (see [`Window`]).
+pub fn call_on_bulk<T>(
+    file: OpenFile,
+    operation: impl FnOnce(&mut Client, u64, Option<Window>) -> core::result::Result<T, CallError>,
+) -> Result<T> {
+    if lost(file) {
+        return Err(Errno::EIO);
+    }
+    let region = bulk_region(file.endpoint);
+    call_in_slot(file.endpoint, |client, slot| {
+        let window = region.map(|region| {
+            let length = region.size / CLIENTS;
+            Window {
+                address: region.address + slot * length,
+                offset: (slot * length) as u32,
+                length,
+            }
+        });
+        operation(client, file.handle, window)
+    })
+}
+
+/// The bulk region shared with one server: where it is mapped and its size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Region {
+    address: usize,
+    size: usize,
+}
+
+/// Distinct servers whose bulk regions are remembered; beyond them, data goes in messages.
+const BULK_ENTRIES: usize = 16;
+
+/// `(endpoint, region)` of each server a bulk region was looked for, `None` when it has none
+/// or it could not be mapped.
+static BULK: Lock<[Option<(u32, Option<Region>)>; BULK_ENTRIES]> = Lock::new([None; BULK_ENTRIES]);
+
+/// The bulk region shared with the server at `endpoint`: its mount route names it, and it is
+/// mapped the first time it is needed. A region that will not map is not tried again.
+fn bulk_region(endpoint: u32) -> Option<Region> {
+    let mut entries = BULK.lock();
+    if let Some((_, region)) = entries
+        .iter()
+        .flatten()
+        .find(|(known, _)| *known == endpoint)
+    {
+        return *region;
+    }
+    let free = entries.iter().position(Option::is_none)?;
+    let handle = crate::startup::block()?
+        .routes()
+        .find(|route| route.handle == endpoint && route.bulk != 0)
+        .map(|route| route.bulk);
+    let region = handle
+        .and_then(|handle| crate::memory::map_shared(handle).ok())
+        .map(|(address, size)| Region { address, size })
+        .filter(|region| region.size / CLIENTS > 0 && region.size <= u32::MAX as usize);
+    entries[free] = Some((endpoint, region));
+    region
+}
+
+/// One pool slot's part of a bulk region: `length` bytes at `offset` in the region (the
+/// `window` of `File.read_shared` and `write_shared`), mapped at `address`. The slot's holder
+/// alone uses it while it holds the slot, and the server only during that holder's call.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    address: usize,
+    offset: u32,
+    length: usize,
+}
+
+impl Window {
+    /// Bytes the window holds.
+    pub fn length(&self) -> usize {
+        self.length
+    }
+
+    /// The window's offset in the region, as the server is told it.
+    pub fn offset(&self) -> u32 {
+        self.offset
+    }
+
+    /// Copies the first `destination.len()` bytes of the window (at most its length) out.
+    pub fn copy_out(&self, destination: &mut [u8]) {
+        let count = destination.len().min(self.length);
+        // SAFETY: the window is `length` bytes of a mapped, readable region that nothing else
+        // of this entity uses while the caller holds the slot; `destination` is a distinct
+        // live buffer of at least `count` bytes. The server wrote the bytes before replying.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.address as *const u8,
+                destination.as_mut_ptr(),
+                count,
+            );
+        }
+    }
+
+    /// Copies `source` (at most the window's length) into the window.
+    pub fn copy_in(&self, source: &[u8]) {
+        let count = source.len().min(self.length);
+        // SAFETY: as `copy_out`; the region is mapped writable (the image tool gives both
+        // sides read and write), and the server reads it only during the call that follows.
+        unsafe {
+            core::ptr::copy_nonoverlapping(source.as_ptr(), self.address as *mut u8, count);
+        }
+    }
 }
 
 /// The errno value for a failed call.

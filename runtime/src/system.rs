@@ -51,11 +51,13 @@ pub fn unmap_memory(address: usize, length: usize) -> Result<(), Error> {
     .map(|_| ())
 }
 
-/// Maps a shared-memory region held by `handle` at `address`; returns its size.
+/// Maps a shared-memory region held by `handle` at `address`, which must have room for all of
+/// it; returns its size.
 pub fn map_shared_memory(handle: u32, address: usize) -> Result<usize, Error> {
+    let size = call(syscall::SHARED_MEMORY_MAP, [handle as u64, 0, 0, 0, 0])?;
     call(
         syscall::SHARED_MEMORY_MAP,
-        [handle as u64, address as u64, 0, 0, 0],
+        [handle as u64, address as u64, size as u64, 0, 0],
     )
 }
 

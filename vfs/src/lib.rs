@@ -22,6 +22,8 @@
 //!   act on another.
 //! - [`file_system`]: the [`FileSystem`] trait, one directory and one name at a time, that a
 //!   backend implements: the [`ramfs`], and [`fat`] (FAT12/16/32 through the `fatfs` crate).
+//! - [`bulk`]: the shared-memory region each client has with the server, where `read_shared`
+//!   and `write_shared` place and take file data.
 //! - [`storage`]: what the FAT backend stands on: block storage (the Block interface's client
 //!   to a block driver entity, or an image file in host tests) behind a bounded write-back
 //!   block cache that `fsync` writes out and flushes.
@@ -39,9 +41,10 @@
 //! - The server decides on the path a request really reaches, after symbolic links, so
 //!   neither a link nor a spelling escapes a mount or a confinement rule.
 //!
-//! Not built yet: the shared-memory path for bulk data (see `docs/vfs.md`).
+//! - File data moves through a region of shared memory per client ([`bulk`]), not in messages.
 #![forbid(unsafe_code)]
 
+pub mod bulk;
 pub mod configuration;
 pub mod descriptions;
 pub mod errno;

@@ -42,10 +42,13 @@ fn serve(configuration: Configuration) -> ExitCode {
 /// The receive, dispatch, reply loop over libposix's IPC functions.
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 mod entity {
+    use septa_abi::startup::CLIENT_BULK_PREFIX;
     use septa_abi::{Error, MESSAGE_MAX_SIZE, TIMEOUT_NEVER};
     use septa_interfaces::{Transport, file};
+    use septa_vfs::bulk::BulkRegions;
     use septa_vfs::storage::{BlockDevice, BlockStorage};
     use septa_vfs::{Configuration, SystemClock, Vfs};
+    use std::collections::HashMap;
     use std::ffi::{CStr, CString, c_char, c_long, c_void};
     use std::process::ExitCode;
 
@@ -54,6 +57,7 @@ mod entity {
     // uint64_t as u64, long as c_long). Each returns a non-negative value or a negated errno.
     unsafe extern "C" {
         fn septa_handle(name: *const c_char) -> c_long;
+        fn septa_shared_memory_map(handle: u32, address: *mut *mut c_void) -> c_long;
         fn septa_ipc_call(
             endpoint: u32,
             request: *const c_void,
@@ -177,6 +181,44 @@ mod entity {
         Ok(Box::new(device))
     }
 
+    /// The clients' bulk regions, each mapped the first time its client uses it: the
+    /// capability named `bulk.<client>` that the image tool gives the server.
+    #[derive(Default)]
+    struct SharedRegions {
+        /// `(address, size)` of each client's region; `None` when it has none or it would
+        /// not map (not tried again).
+        mapped: HashMap<u32, Option<(usize, usize)>>,
+    }
+
+    impl SharedRegions {
+        fn map(client: u32) -> Option<(usize, usize)> {
+            let name = CString::new(format!("{CLIENT_BULK_PREFIX}{client}")).ok()?;
+            // SAFETY: `name` is a NUL-terminated string that outlives the call.
+            let handle = u32::try_from(unsafe { septa_handle(name.as_ptr()) }).ok()?;
+            let mut address: *mut c_void = std::ptr::null_mut();
+            // SAFETY: `address` is a live, writable pointer that libposix fills in.
+            let size = unsafe { septa_shared_memory_map(handle, &mut address) };
+            let size = usize::try_from(size).ok()?;
+            Some((address as usize, size))
+        }
+    }
+
+    impl BulkRegions for SharedRegions {
+        fn region(&mut self, client: u32) -> Option<&mut [u8]> {
+            let (address, size) = (*self
+                .mapped
+                .entry(client)
+                .or_insert_with(|| SharedRegions::map(client)))?;
+            // SAFETY: libposix mapped `size` bytes at `address`, readable and writable, for
+            // the rest of the server's life, and nothing else in the server refers to them;
+            // the slice lives only while `&mut self` is borrowed. The client shares the
+            // memory and may change it during a call: the server only copies file data into
+            // it or out of it and decides nothing on its bytes (crate::bulk), so such a
+            // client spoils only its own data.
+            Some(unsafe { std::slice::from_raw_parts_mut(address as *mut u8, size) })
+        }
+    }
+
     pub fn serve(configuration: Configuration) -> ExitCode {
         // SAFETY: ENDPOINT_NAME is a NUL-terminated string that outlives the call.
         let handle = unsafe { septa_handle(ENDPOINT_NAME.as_ptr()) };
@@ -192,6 +234,7 @@ mod entity {
                     return ExitCode::from(2);
                 }
             };
+        server.set_bulk_regions(Box::<SharedRegions>::default());
         let mounts: Vec<String> = server
             .namespace()
             .mounts()

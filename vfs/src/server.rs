@@ -2,6 +2,7 @@
 //! operation per File method returning `Result<_, Errno>`, and the generated `FileServer`
 //! trait mapped onto them (the errno becomes the reply status in one place).
 
+use crate::bulk::{BulkRegions, NoRegions};
 use crate::configuration::Configuration;
 use crate::descriptions::{Access, Description, Descriptions, status_flags};
 use crate::errno::{Errno, Result};
@@ -74,6 +75,7 @@ pub struct Vfs {
     clock: Box<dyn Clock>,
     confinements: HashMap<u32, Vec<String>>,
     budget: MemoryBudget,
+    bulk: Box<dyn BulkRegions>,
 }
 
 impl Vfs {
@@ -126,7 +128,13 @@ impl Vfs {
                 .map(|(entity, prefixes)| (*entity, prefixes.clone()))
                 .collect(),
             budget,
+            bulk: Box::new(NoRegions),
         })
+    }
+
+    /// Makes `bulk` where the server finds each client's bulk region (none at first).
+    pub fn set_bulk_regions(&mut self, bulk: Box<dyn BulkRegions>) {
+        self.bulk = bulk;
     }
 
     /// The namespace (mounts and file systems).
@@ -283,6 +291,20 @@ impl Vfs {
     /// `read` and `pread`: up to `length` bytes (at most a message's arena) at `offset`, or at
     /// the description's offset, advancing it, when `offset` is -1.
     pub fn read(&mut self, client: u32, handle: u64, offset: i64, length: u32) -> Result<Vec<u8>> {
+        let mut buffer = vec![0; (length as usize).min(MESSAGE_ARENA_MAX)];
+        let count = self.read_into(client, handle, offset, &mut buffer)?;
+        buffer.truncate(count);
+        Ok(buffer)
+    }
+
+    /// `read` into `buffer` (as many bytes as it holds); returns how many were read.
+    fn read_into(
+        &mut self,
+        client: u32,
+        handle: u64,
+        offset: i64,
+        buffer: &mut [u8],
+    ) -> Result<usize> {
         let description = self.descriptions.get(client, handle)?.clone();
         if !description.access.readable() {
             return Err(Errno::EBADF);
@@ -294,17 +316,52 @@ impl Vfs {
             -1 => description.offset,
             offset => u64::try_from(offset).map_err(|_| Errno::EINVAL)?,
         };
-        let length = (length as usize).min(MESSAGE_ARENA_MAX);
-        let mut buffer = vec![0; length];
         let location = description.location;
         let count = self
             .file_system(location)?
-            .read_at(location.inode, position, &mut buffer)?;
-        buffer.truncate(count);
+            .read_at(location.inode, position, buffer)?;
         if offset == -1 {
             self.descriptions.get_mut(client, handle)?.offset = position + count as u64;
         }
-        Ok(buffer)
+        Ok(count)
+    }
+
+    /// `read` into `client`'s bulk region: up to `length` bytes at `window` there (`EINVAL`
+    /// when the client has no region or the window runs past its end).
+    pub fn read_shared(
+        &mut self,
+        client: u32,
+        handle: u64,
+        offset: i64,
+        length: u32,
+        window: u32,
+    ) -> Result<u64> {
+        let mut bulk = std::mem::replace(&mut self.bulk, Box::new(NoRegions));
+        let result = match window_of(bulk.as_mut(), client, window, length) {
+            Ok(buffer) => self.read_into(client, handle, offset, buffer),
+            Err(error) => Err(error),
+        };
+        self.bulk = bulk;
+        result.map(|count| count as u64)
+    }
+
+    /// `write` from `client`'s bulk region: the `length` bytes at `window` there (`EINVAL`
+    /// when the client has no region or the window runs past its end).
+    pub fn write_shared(
+        &mut self,
+        client: u32,
+        handle: u64,
+        offset: i64,
+        length: u32,
+        window: u32,
+    ) -> Result<u64> {
+        let mut bulk = std::mem::replace(&mut self.bulk, Box::new(NoRegions));
+        let result = match window_of(bulk.as_mut(), client, window, length) {
+            Ok(data) => self.write(client, handle, offset, data),
+            Err(error) => Err(error),
+        };
+        self.bulk = bulk;
+        result
     }
 
     /// `write` and `pwrite`: `data` at `offset`, or at the description's offset, advancing it,
@@ -641,6 +698,19 @@ impl Vfs {
     }
 }
 
+/// The `length` bytes at `window` in `client`'s bulk region.
+fn window_of(
+    bulk: &mut dyn BulkRegions,
+    client: u32,
+    window: u32,
+    length: u32,
+) -> Result<&mut [u8]> {
+    let region = bulk.region(client).ok_or(Errno::EINVAL)?;
+    let start = window as usize;
+    let end = start.checked_add(length as usize).ok_or(Errno::EINVAL)?;
+    region.get_mut(start..end).ok_or(Errno::EINVAL)
+}
+
 /// A `nofollow` field: 0 follows the final symbolic link, 1 does not.
 fn follows(nofollow: u32) -> Result<bool> {
     match nofollow {
@@ -685,6 +755,28 @@ impl FileServer for Vfs {
         data: &[u8],
     ) -> std::result::Result<u64, u32> {
         Vfs::write(self, sender, handle, offset, data).map_err(Errno::status)
+    }
+
+    fn read_shared(
+        &mut self,
+        sender: u32,
+        handle: u64,
+        offset: i64,
+        length: u32,
+        window: u32,
+    ) -> std::result::Result<u64, u32> {
+        Vfs::read_shared(self, sender, handle, offset, length, window).map_err(Errno::status)
+    }
+
+    fn write_shared(
+        &mut self,
+        sender: u32,
+        handle: u64,
+        offset: i64,
+        length: u32,
+        window: u32,
+    ) -> std::result::Result<u64, u32> {
+        Vfs::write_shared(self, sender, handle, offset, length, window).map_err(Errno::status)
     }
 
     fn seek(

@@ -286,3 +286,45 @@ fn malformed_requests_never_panic_the_server() {
         );
     }
 }
+
+#[test]
+fn shared_reads_and_writes_use_the_callers_own_region() {
+    let (mut server, _) = server();
+    let mut regions = septa_vfs::bulk::MemoryRegions::default();
+    regions.regions.insert(ALICE, vec![0; 8192]);
+    server.set_bulk_regions(Box::new(regions));
+    let server = Rc::new(RefCell::new(server));
+    let mut alice = client(&server, ALICE);
+    let mut bob = client(&server, BOB);
+    let create = libc::O_CREAT as u32;
+
+    let handle = alice.open("/tmp/shared", 2, create, 0o600).unwrap();
+    assert_eq!(alice.write(handle, 0, b"0123456789"), Ok(10));
+    // Ten bytes at offset 2 of the file land at byte 100 of Alice's region.
+    assert_eq!(alice.read_shared(handle, 2, 100, 100), Ok(8));
+    assert_eq!(alice.read_shared(handle, -1, 4, 4096), Ok(4));
+    assert_eq!(alice.seek(handle, 0, libc::SEEK_CUR as u32), Ok(4));
+    // What lies in the region is what a shared write takes: read back through a message.
+    assert_eq!(alice.write_shared(handle, 20, 8, 100), Ok(8));
+    assert_eq!(alice.read(handle, 20, 100).unwrap(), b"23456789");
+
+    // A window past the region's end, or overflowing, changes nothing.
+    assert_eq!(
+        alice.read_shared(handle, 0, 2, 8191),
+        Err(failed(libc::EINVAL))
+    );
+    assert_eq!(
+        alice.write_shared(handle, 0, u32::MAX, u32::MAX),
+        Err(failed(libc::EINVAL))
+    );
+    // Bob has no region, and Alice's handle is not his either.
+    let his = bob.open("/tmp/shared", 0, 0, 0).unwrap();
+    assert_eq!(bob.read_shared(his, 0, 4, 0), Err(failed(libc::EINVAL)));
+    assert_eq!(bob.read_shared(handle, 0, 4, 0), Err(failed(libc::EINVAL)));
+    // Errors of the description come as they do for messages.
+    let reader = alice.open("/tmp/shared", 0, 0, 0).unwrap();
+    assert_eq!(
+        alice.write_shared(reader, 0, 4, 0),
+        Err(failed(libc::EBADF))
+    );
+}

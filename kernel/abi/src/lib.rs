@@ -54,7 +54,10 @@ pub mod syscall {
     /// Wait until a notification has bits set, take and clear them:
     /// `(notification handle, timeout ns)` -> bits.
     pub const WAIT: usize = 10;
-    /// Map a shared-memory region held by capability: `(handle, address)` -> size in bytes.
+    /// Map a shared-memory region held by capability: `(handle, address, length)` -> the
+    /// region's size in bytes. `length` is the address space the caller set aside at
+    /// `address`; the region must fit in it (`TooLarge` otherwise). A `length` of 0 maps
+    /// nothing and only returns the size, so a caller can set aside the right amount first.
     pub const SHARED_MEMORY_MAP: usize = 11;
     /// Sleep for a number of nanoseconds: `(nanoseconds)`.
     pub const SLEEP: usize = 12;
@@ -393,7 +396,9 @@ pub mod protection {
 /// `handle_count: u32`, `route_count: u32`, then `argument_count` NUL-terminated strings, then
 /// `handle_count` records of `handle: u32, name_length: u32, name bytes` (names not
 /// NUL-terminated), then `route_count` records of `kind: u32` ([`route`]), `handle: u32`,
-/// `prefix_length: u32`, prefix bytes (mount routes only; empty otherwise).
+/// `bulk: u32`, `prefix_length: u32`, prefix bytes (mount routes only; empty otherwise).
+/// `bulk` is the handle of the shared-memory region the entity shares with that server for
+/// bulk data ([`startup::FILE_BULK_SIZE`] bytes for a file VFS), or 0 for none.
 ///
 /// The first thread starts with the stack pointer at the Linux initial stack: `argc`, the
 /// `argv` pointers and a null, the `envp` pointers and a null, the auxiliary vector ([`aux`])
@@ -416,6 +421,13 @@ pub mod startup {
     pub const STRINGS_MAX: usize = 32 * 1024;
     /// Bytes of the start-up block's fixed header.
     pub const HEADER_SIZE: usize = 20;
+    /// Bytes of the shared-memory region the image tool makes for each pair of an entity and
+    /// a file VFS it mounts: the server reads and writes file data there (`File.read_shared`,
+    /// `File.write_shared`) instead of copying it through messages.
+    pub const FILE_BULK_SIZE: usize = 512 * 1024;
+    /// The name under which a server's start-up block holds the bulk region it shares with
+    /// the client entity `N`: this prefix followed by `N` in decimal (`bulk.3`).
+    pub const CLIENT_BULK_PREFIX: &str = "bulk.";
 
     /// Kinds of route record (see the module documentation).
     pub mod route {

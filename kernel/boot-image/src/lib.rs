@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Bytes at the start of every boot image, including the format version.
-pub const MAGIC: &[u8; 8] = b"SEPTA03\n";
+pub const MAGIC: &[u8; 8] = b"SEPTA04\n";
 
 /// A whole system, as the kernel boots it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -69,6 +69,9 @@ pub struct RouteImage {
     pub kind: u32,
     /// Index in the entity's capabilities of the server's endpoint.
     pub capability: u32,
+    /// Index in the entity's capabilities of the shared-memory region for bulk data with that
+    /// server, if there is one.
+    pub bulk: Option<u32>,
     /// The mount's path prefix (normalised, absolute); empty for socket routes.
     pub prefix: String,
 }
@@ -154,6 +157,7 @@ mod tests {
                 routes: vec![RouteImage {
                     kind: septa_abi::startup::route::MOUNT,
                     capability: 0,
+                    bulk: Some(1),
                     prefix: "/".into(),
                 }],
             }],

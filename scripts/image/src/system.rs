@@ -353,6 +353,14 @@ pub(crate) fn compile(
         if let Some(routes) = &section.routes {
             let compiled = compile_routes(source, routes, index, &entities, &resolver)?;
             entities[index].routes = compiled;
+            add_bulk_regions(
+                source,
+                routes,
+                index,
+                &mut entities,
+                &resolver,
+                &mut shared_memory_sizes,
+            )?;
         }
     }
 
@@ -830,6 +838,7 @@ fn compile_routes(
         compiled.push(RouteImage {
             kind: startup::route::MOUNT,
             capability: capability_of(server)?,
+            bulk: None,
             prefix: text.clone(),
         });
     }
@@ -841,11 +850,68 @@ fn compile_routes(
             compiled.push(RouteImage {
                 kind,
                 capability: capability_of(server)?,
+                bulk: None,
                 prefix: String::new(),
             });
         }
     }
     Ok(compiled)
+}
+
+/// Gives entity `index` a shared-memory region of [`startup::FILE_BULK_SIZE`] bytes with each
+/// file VFS it mounts, for file data: the client holds it as `<server>.bulk` and the route
+/// names it; the server holds it as `bulk.<client identity>` ([`startup::CLIENT_BULK_PREFIX`]),
+/// which is how it finds the region of the entity the kernel says is calling.
+fn add_bulk_regions(
+    source: &Source<'_>,
+    routes: &RoutesSection,
+    index: usize,
+    entities: &mut [Entity],
+    resolver: &EntityNames<'_>,
+    shared_memory_sizes: &mut Vec<u64>,
+) -> Result<(), Diagnostic> {
+    let mut served: Vec<u32> = Vec::new();
+    for server in routes.mounts.values() {
+        let identity = resolver.find(source, server, "routes")?;
+        if served.contains(&identity) {
+            continue;
+        }
+        served.push(identity);
+        let region = u32::try_from(shared_memory_sizes.len()).unwrap_or(u32::MAX);
+        shared_memory_sizes.push(startup::FILE_BULK_SIZE as u64);
+        let capability = |name: String| CapabilityImage {
+            name,
+            object: ObjectImage::SharedMemory(region),
+            rights: rights::MAP_READ | rights::MAP_WRITE,
+        };
+        let client_name = format!("{}.bulk", server.get_ref());
+        add_capability(
+            source,
+            &mut entities[index],
+            capability(client_name),
+            server.span(),
+        )?;
+        let held = u32::try_from(entities[index].capabilities.len() - 1).unwrap_or(u32::MAX);
+        let server_name = format!("{}{index}", startup::CLIENT_BULK_PREFIX);
+        add_capability(
+            source,
+            &mut entities[identity as usize],
+            capability(server_name),
+            server.span(),
+        )?;
+        let endpoint = entities[identity as usize].endpoint;
+        let client = &mut entities[index];
+        for route in &mut client.routes {
+            let serves = endpoint.is_some_and(|endpoint| {
+                client.capabilities[route.capability as usize].object
+                    == ObjectImage::Endpoint(endpoint)
+            });
+            if route.kind == startup::route::MOUNT && serves {
+                route.bulk = Some(held);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Entity names in description order: an entity's identity is its index.
