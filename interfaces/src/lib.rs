@@ -37,6 +37,23 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     }
 }
 
+/// A transport that sends nothing and keeps the request a client encoded: how code gets a
+/// method's message without calling, as a server that asks the monitor about a request it
+/// rewrote does. Each call records its request, then fails with `WouldBlock`.
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    /// The last request encoded (empty before any).
+    pub request: alloc::vec::Vec<u8>,
+}
+
+impl Transport for Recorder {
+    fn call(&mut self, request: &[u8], _reply: &mut [u8]) -> Result<usize, Error> {
+        self.request.clear();
+        self.request.extend_from_slice(request);
+        Err(Error::WouldBlock)
+    }
+}
+
 /// Why a call through a generated client failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallError {

@@ -38,6 +38,18 @@ fn check(
     target: u32,
     direction: Direction,
 ) -> Result<(), Error> {
+    check_as(kernel, header, length, target, direction, "")
+}
+
+/// [`check`], with `note` after the kind of message in the audit line.
+fn check_as(
+    kernel: &mut Kernel,
+    header: &MessageHeader,
+    length: usize,
+    target: u32,
+    direction: Direction,
+    note: &str,
+) -> Result<(), Error> {
     let fixed_end = MESSAGE_HEADER_SIZE + header.fixed_size as usize;
     let message = Message {
         source: header.sender,
@@ -86,7 +98,7 @@ fn check(
         Direction::Reply => "reply",
     };
     console::line(format_args!(
-        "[audit] {verdict} {} -> {} {interface_name}.{method_name} ({kind}, interface {} method {}): {reason}{}",
+        "[audit] {verdict} {} -> {} {interface_name}.{method_name} ({kind}{note}, interface {} method {}): {reason}{}",
         name(header.sender),
         name(target),
         header.interface,
@@ -100,6 +112,28 @@ fn check(
     } else {
         Err(Error::Denied)
     }
+}
+
+/// `MONITOR_CHECK`: whether `source` may send the request at `request` to the calling entity,
+/// as the monitor would decide for a `CALL`; a denial prints its audit line.
+pub fn monitor_check(kernel: &mut Kernel, source: u64, request: u64) -> Result<(), Error> {
+    let source = u32::try_from(source)
+        .ok()
+        .filter(|source| (*source as usize) < kernel.entities.len())
+        .ok_or(Error::InvalidArgument)?;
+    let (length, mut header) = stage(kernel, request)?;
+    header.sender = source;
+    let target = kernel.current_entity();
+    check_as(
+        kernel,
+        &header,
+        length,
+        target,
+        Direction::Request,
+        ", checked again by the server",
+    )?;
+    kernel.set_current_return(Ok(0), 0);
+    Ok(())
 }
 
 /// Copies a message into a blocked receiver's buffer and makes it runnable. `Err` leaves the

@@ -2,13 +2,11 @@
 //! in the entity's `arguments`).
 
 use crate::mount::{FileSystemKind, MountSpecification};
-use crate::path;
-use std::collections::BTreeMap;
 
 /// What `vfs --help` prints, and what a bad argument is followed by.
 pub const USAGE: &str = "\
 usage: vfs [--mount PREFIX=KIND]... [--ramfs-limit SIZE] [--block-cache SIZE]
-           [--handles-per-client COUNT] [--confine ENTITY=PREFIX]...
+           [--handles-per-client COUNT]
   --mount PREFIX=KIND         mount a file system at PREFIX; repeatable. KIND is ramfs, or
                               fat:DEVICE for the FAT volume on the block device reached
                               through the start-up capability named DEVICE (for example
@@ -18,9 +16,9 @@ usage: vfs [--mount PREFIX=KIND]... [--ramfs-limit SIZE] [--block-cache SIZE]
   --block-cache SIZE          bytes of write-back block cache for each FAT mount
                               (default 256 KiB)
   --handles-per-client COUNT  open files each client may hold (default 1024)
-  --confine ENTITY=PREFIX     the client entity ENTITY (its number) may reach only paths at or
-                              below PREFIX, after symbolic links are followed; repeatable, the
-                              prefixes add up. Clients never named are not confined.";
+
+Which client may reach which paths is the system's policy: the monitor checks each request's
+path, and the server checks again, with the monitor, every path that symbolic links changed.";
 
 /// Default `--ramfs-limit`: 64 MiB.
 pub const DEFAULT_RAMFS_LIMIT: u64 = 64 << 20;
@@ -40,12 +38,10 @@ pub struct Configuration {
     pub block_cache: u64,
     /// Open descriptions each client may hold.
     pub handles_per_client: usize,
-    /// Path prefixes each confined client may reach, by entity number.
-    pub confinements: BTreeMap<u32, Vec<String>>,
 }
 
 impl Default for Configuration {
-    /// A ramfs at `/`, 64 MiB, 1,024 handles per client, nobody confined.
+    /// A ramfs at `/`, 64 MiB, 1,024 handles per client.
     fn default() -> Configuration {
         Configuration {
             mounts: vec![MountSpecification {
@@ -55,7 +51,6 @@ impl Default for Configuration {
             ramfs_limit: DEFAULT_RAMFS_LIMIT,
             block_cache: DEFAULT_BLOCK_CACHE,
             handles_per_client: DEFAULT_HANDLES_PER_CLIENT,
-            confinements: BTreeMap::new(),
         }
     }
 }
@@ -84,14 +79,12 @@ impl Configuration {
             let value = match inline_value {
                 Some(value) => value.to_owned(),
                 None => match option {
-                    "--mount"
-                    | "--ramfs-limit"
-                    | "--block-cache"
-                    | "--handles-per-client"
-                    | "--confine" => match arguments.next() {
-                        Some(value) => value.as_ref().to_owned(),
-                        None => return Err(format!("{option} needs a value")),
-                    },
+                    "--mount" | "--ramfs-limit" | "--block-cache" | "--handles-per-client" => {
+                        match arguments.next() {
+                            Some(value) => value.as_ref().to_owned(),
+                            None => return Err(format!("{option} needs a value")),
+                        }
+                    }
                     _ => return Err(format!("unknown argument '{argument}'")),
                 },
             };
@@ -108,14 +101,6 @@ impl Configuration {
                             ));
                         }
                     }
-                }
-                "--confine" => {
-                    let (entity, prefix) = parse_confinement(&value)?;
-                    configuration
-                        .confinements
-                        .entry(entity)
-                        .or_default()
-                        .push(prefix);
                 }
                 _ => return Err(format!("unknown argument '{argument}'")),
             }
@@ -161,26 +146,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size '{text}' is not a number of bytes"))
 }
 
-/// Parses `ENTITY=PREFIX` of `--confine`.
-fn parse_confinement(text: &str) -> Result<(u32, String), String> {
-    let Some((entity, prefix)) = text.split_once('=') else {
-        return Err(format!(
-            "confinement '{text}' is not ENTITY=PREFIX (for example 3=/tmp)"
-        ));
-    };
-    let Ok(entity) = entity.parse::<u32>() else {
-        return Err(format!(
-            "confinement '{text}': '{entity}' is not an entity number"
-        ));
-    };
-    if !path::check(prefix).is_ok_and(|checked| !checked.directory_required) {
-        return Err(format!(
-            "confinement '{text}': '{prefix}' is not an absolute, normal path"
-        ));
-    }
-    Ok((entity, prefix.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,10 +170,6 @@ mod tests {
             "--mount",
             "/data=fat:virtio-blk",
             "--handles-per-client=16",
-            "--confine",
-            "3=/tmp",
-            "--confine=3=/home",
-            "--confine=4=/",
         ])
         .unwrap();
         let prefixes: Vec<&str> = configuration
@@ -220,14 +181,6 @@ mod tests {
         assert_eq!(configuration.ramfs_limit, 8 << 20);
         assert_eq!(configuration.block_cache, 64 << 10);
         assert_eq!(configuration.handles_per_client, 16);
-        assert_eq!(
-            configuration.confinements.get(&3),
-            Some(&vec!["/tmp".to_owned(), "/home".to_owned()])
-        );
-        assert_eq!(
-            configuration.confinements.get(&4),
-            Some(&vec!["/".to_owned()])
-        );
     }
 
     #[test]
@@ -244,12 +197,7 @@ mod tests {
             (vec!["--mount", "/data=fat:"], "not a capability name"),
             (vec!["--ramfs-limit", "99999999999999 GiB"], "not a number"),
             (vec!["--handles-per-client", "0"], "not a positive count"),
-            (vec!["--confine", "x=/tmp"], "not an entity number"),
-            (
-                vec!["--confine", "3=/tmp/../etc"],
-                "not an absolute, normal path",
-            ),
-            (vec!["--confine", "3"], "not ENTITY=PREFIX"),
+            (vec!["--confine", "3=/tmp"], "unknown argument '--confine'"),
             (vec!["--verbose"], "unknown argument '--verbose'"),
             (vec!["--help"], "usage: vfs"),
         ] {

@@ -32,6 +32,15 @@ impl Access {
         }
     }
 
+    /// The `access` field that [`Access::from_field`] reads as this access.
+    pub fn field(self) -> u32 {
+        match self {
+            Access::ReadOnly => 0,
+            Access::WriteOnly => 1,
+            Access::ReadWrite => 2,
+        }
+    }
+
     /// Whether the description may be read.
     pub fn readable(self) -> bool {
         self != Access::WriteOnly

@@ -15,7 +15,9 @@
 //! - [`descriptions`]: open file descriptions behind handles (offset, access mode, status
 //!   flags), each owned by the client that opened it and limited per client.
 //! - [`namespace`]: paths walked component by component over the [`mount`] table, following
-//!   symbolic links and checking confinement rules on the path each step really reaches.
+//!   symbolic links, keeping the path each step really reaches.
+//! - [`monitor`]: a request whose path symbolic links changed is checked again, with the
+//!   resolved path, by the security monitor.
 //! - [`path`]: every client path checked again: absolute, normal, within `PATH_MAX` and
 //!   `NAME_MAX`, no NUL. Nothing is re-normalised: a path that is not already normal is
 //!   refused, so `..`, `//` and NUL cannot make a rule or a mount see one path and the server
@@ -38,8 +40,9 @@
 //!   handle limit `EMFILE`, a failing disk `EIO`.
 //! - What `fsync` returns for is on the device: the FAT backend writes its cache back and
 //!   flushes the device before it answers.
-//! - The server decides on the path a request really reaches, after symbolic links, so
-//!   neither a link nor a spelling escapes a mount or a confinement rule.
+//! - The server decides on the path a request really reaches, after symbolic links, and has
+//!   the monitor check that path too, so neither a link nor a spelling escapes a mount or a
+//!   policy rule.
 //!
 //! - File data moves through a region of shared memory per client ([`bulk`]), not in messages.
 #![forbid(unsafe_code)]
@@ -50,6 +53,7 @@ pub mod descriptions;
 pub mod errno;
 pub mod fat;
 pub mod file_system;
+pub mod monitor;
 pub mod mount;
 pub mod namespace;
 pub mod path;

@@ -1,12 +1,12 @@
 //! The namespace: one tree of paths over the mount table, walked component by component,
-//! crossing mounts and following symbolic links, with confinement rules checked on every path
-//! the walk reaches.
+//! crossing mounts and following symbolic links.
 //!
 //! The walk keeps the *resolved* path of where it stands (the path with every symbolic link
-//! replaced by what it points to), so that mounts and confinement rules are decided on where a
-//! path really leads, not on how the client spelled it: a link `/tmp/x -> /etc` cannot carry a
-//! client confined to `/tmp` into `/etc`, and cannot hide a mount. A link's `..` goes up from
-//! where the link points, as on Linux.
+//! replaced by what it points to), so that mounts and the policy are decided on where a path
+//! really leads, not on how the client spelled it: the server checks the resolved path with
+//! the monitor again ([`crate::server`]), so a link `/tmp/x -> /etc` cannot carry a client
+//! allowed only `/tmp` into `/etc`, and cannot hide a mount. A link's `..` goes up from where
+//! the link points, as on Linux.
 
 use crate::errno::{Errno, Result};
 use crate::file_system::{FileKind, FileSystem, Metadata};
@@ -46,9 +46,6 @@ pub struct Resolved {
     /// The path ended in `/`, so it names a directory or nothing.
     pub directory_required: bool,
 }
-
-/// Path prefixes a client may reach; `None` for a client without confinement rules.
-pub type Confinement<'a> = Option<&'a [String]>;
 
 /// The mounted file systems as one tree.
 #[derive(Debug)]
@@ -91,7 +88,7 @@ impl Namespace {
         for component in checked.components {
             partial.push('/');
             partial.push_str(component);
-            let Ok(resolved) = self.resolve(&partial, false, None) else {
+            let Ok(resolved) = self.resolve(&partial, false) else {
                 return;
             };
             let Some(Link {
@@ -161,19 +158,14 @@ impl Namespace {
 
     /// Resolves a client's `path`: checks it ([`path::check`]), walks it from `/` across mounts
     /// following symbolic links (the final one only if `follow_final`, or if the path ends in
-    /// `/`), and checks every path reached against `confinement` (`EACCES` outside it).
+    /// `/`).
     ///
     /// A missing final component is not an error: the result has no target, and the directory
     /// where it would be created. Errors are Linux's: `ENOENT` for a missing directory on the
     /// way, `ENOTDIR` for a non-directory on the way (or at the end of a path ending in `/`),
     /// `ELOOP` past [`SYMBOLIC_LINK_LIMIT`] links, `ENAMETOOLONG` for a resolved path of
     /// [`PATH_MAX`] bytes or more or a link target's component over [`NAME_MAX`].
-    pub fn resolve(
-        &self,
-        path: &str,
-        follow_final: bool,
-        confinement: Confinement<'_>,
-    ) -> Result<Resolved> {
+    pub fn resolve(&self, path: &str, follow_final: bool) -> Result<Resolved> {
         let checked = path::check(path)?;
         let follow_final = follow_final || checked.directory_required;
         let mut pending: VecDeque<String> = checked
@@ -207,9 +199,6 @@ impl Namespace {
             if child_path.len() >= PATH_MAX {
                 return Err(Errno::ENAMETOOLONG);
             }
-            if !may_pass(&child_path, confinement) {
-                return Err(Errno::EACCES);
-            }
             let child = self.child(position.location, &child_path, &component)?;
             let child_link = Link {
                 parent: position.location,
@@ -238,7 +227,6 @@ impl Namespace {
                         directory_required: checked.directory_required,
                     },
                     None,
-                    confinement,
                 );
             };
             let metadata = self.metadata(child)?;
@@ -285,7 +273,6 @@ impl Namespace {
                 directory_required: checked.directory_required,
             },
             kind,
-            confinement,
         )
     }
 
@@ -334,31 +321,9 @@ impl Namespace {
     }
 }
 
-/// Whether the walk may pass through `path` under `confinement`: the path lies within an
-/// allowed prefix, or above one (on the way to it).
-fn may_pass(path: &str, confinement: Confinement<'_>) -> bool {
-    confinement.is_none_or(|prefixes| {
-        prefixes
-            .iter()
-            .any(|prefix| path::is_within(path, prefix) || path::is_within(prefix, path))
-    })
-}
-
-/// Whether a client may act on `path` under `confinement`: it lies within an allowed prefix.
-fn may_use(path: &str, confinement: Confinement<'_>) -> bool {
-    confinement.is_none_or(|prefixes| prefixes.iter().any(|prefix| path::is_within(path, prefix)))
-}
-
-/// The last checks of a walk: the final path must be within the confinement, and a path ending
-/// in `/` must name a directory (`kind` is the target's, if it exists).
-fn finish(
-    resolved: Resolved,
-    kind: Option<FileKind>,
-    confinement: Confinement<'_>,
-) -> Result<Resolved> {
-    if !may_use(&resolved.path, confinement) {
-        return Err(Errno::EACCES);
-    }
+/// The last check of a walk: a path ending in `/` must name a directory (`kind` is the
+/// target's, if it exists).
+fn finish(resolved: Resolved, kind: Option<FileKind>) -> Result<Resolved> {
     if resolved.directory_required && kind.is_some_and(|kind| kind != FileKind::Directory) {
         return Err(Errno::ENOTDIR);
     }

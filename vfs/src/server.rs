@@ -8,16 +8,17 @@ use crate::descriptions::{Access, Description, Descriptions, status_flags};
 use crate::errno::{Errno, Result};
 use crate::fat::FatFileSystem;
 use crate::file_system::{FileKind, FileSystem, MAXIMUM_FILE_SIZE};
+use crate::monitor::{self, Monitor, Unmonitored};
 use crate::mount::{FileSystemKind, MountTable};
-use crate::namespace::{Confinement, Location, Namespace, Resolved};
+use crate::namespace::{Location, Namespace, Resolved};
 use crate::path;
 use crate::ramfs::{MemoryBudget, Ramfs};
 use crate::storage::BlockStorage;
 use crate::time::{Clock, Timestamp};
 use septa_abi::MESSAGE_ARENA_MAX;
-use septa_interfaces::file::FileServer;
+use septa_interfaces::Recorder;
+use septa_interfaces::file::{FileClient, FileServer};
 use septa_interfaces::file_records::{DirectoryEntry, FileStatus};
-use std::collections::HashMap;
 
 /// The `cookie` of `read_directory` that continues from the description's own position (its
 /// offset), so that a client need not keep one: `getdents` is one call, shared by duplicated
@@ -55,6 +56,15 @@ impl TimeChange {
         }
     }
 
+    /// The `timespec` `from_timespec` reads as this change.
+    pub fn to_timespec(self) -> (i64, i64) {
+        match self {
+            TimeChange::Omit => (0, libc::UTIME_OMIT),
+            TimeChange::Now => (0, libc::UTIME_NOW),
+            TimeChange::Set(time) => (time.seconds, i64::from(time.nanoseconds)),
+        }
+    }
+
     fn resolve(self, now: Timestamp) -> Option<Timestamp> {
         match self {
             TimeChange::Omit => None,
@@ -73,9 +83,9 @@ pub struct Vfs {
     namespace: Namespace,
     descriptions: Descriptions,
     clock: Box<dyn Clock>,
-    confinements: HashMap<u32, Vec<String>>,
     budget: MemoryBudget,
     bulk: Box<dyn BulkRegions>,
+    monitor: Box<dyn Monitor>,
 }
 
 impl Vfs {
@@ -122,14 +132,16 @@ impl Vfs {
             namespace: Namespace::new(table, now),
             descriptions: Descriptions::new(configuration.handles_per_client),
             clock,
-            confinements: configuration
-                .confinements
-                .iter()
-                .map(|(entity, prefixes)| (*entity, prefixes.clone()))
-                .collect(),
             budget,
             bulk: Box::new(NoRegions),
+            monitor: Box::new(Unmonitored),
         })
+    }
+
+    /// Makes `monitor` what the server asks about requests whose paths symbolic links changed
+    /// (at first [`Unmonitored`]: everything is permitted).
+    pub fn set_monitor(&mut self, monitor: Box<dyn Monitor>) {
+        self.monitor = monitor;
     }
 
     /// Makes `bulk` where the server finds each client's bulk region (none at first).
@@ -152,13 +164,28 @@ impl Vfs {
         self.descriptions.len()
     }
 
-    fn confinement(&self, client: u32) -> Confinement<'_> {
-        self.confinements.get(&client).map(Vec::as_slice)
+    fn resolve(&self, path: &str, follow_final: bool) -> Result<Resolved> {
+        self.namespace.resolve(path, follow_final)
     }
 
-    fn resolve(&self, client: u32, path: &str, follow_final: bool) -> Result<Resolved> {
-        self.namespace
-            .resolve(path, follow_final, self.confinement(client))
+    /// When symbolic links changed a path (`changed`), checks with the monitor that `client`
+    /// may make the same request on the resolved path(s): `encode` writes that request.
+    /// `EACCES` when it may not.
+    fn check_resolved(
+        &mut self,
+        client: u32,
+        changed: bool,
+        encode: impl FnOnce(&mut FileClient<Recorder>),
+    ) -> Result<()> {
+        if !changed {
+            return Ok(());
+        }
+        let request = monitor::encoded(encode);
+        if !request.is_empty() && self.monitor.permits(client, &request) {
+            Ok(())
+        } else {
+            Err(Errno::EACCES)
+        }
     }
 
     fn file_system(&mut self, location: Location) -> Result<&mut (dyn FileSystem + 'static)> {
@@ -215,7 +242,10 @@ impl Vfs {
         }
         self.descriptions.check_room(client)?;
         let follow_final = !has(libc::O_NOFOLLOW) && !exclusive;
-        let resolved = self.resolve(client, path, follow_final)?;
+        let resolved = self.resolve(path, follow_final)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let _ = file.open(&resolved.path, access.field(), flags, mode);
+        })?;
         let now = self.clock.now();
         let (location, created) = match resolved.target {
             Some(_) if exclusive => return Err(Errno::EEXIST),
@@ -436,7 +466,10 @@ impl Vfs {
 
     /// `stat` and `lstat` (`follow_final` false).
     pub fn stat(&mut self, client: u32, path: &str, follow_final: bool) -> Result<FileStatus> {
-        let resolved = self.resolve(client, path, follow_final)?;
+        let resolved = self.resolve(path, follow_final)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let _ = file.stat(&resolved.path, u32::from(!follow_final));
+        })?;
         self.status(resolved.target.ok_or(Errno::ENOENT)?)
     }
 
@@ -471,7 +504,10 @@ impl Vfs {
 
     /// `mkdir`.
     pub fn make_directory(&mut self, client: u32, path: &str, mode: u32) -> Result<()> {
-        let resolved = self.resolve(client, path, false)?;
+        let resolved = self.resolve(path, false)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let _ = file.make_directory(&resolved.path, mode);
+        })?;
         if resolved.target.is_some() {
             return Err(Errno::EEXIST);
         }
@@ -489,7 +525,10 @@ impl Vfs {
 
     /// `rmdir`: `EBUSY` for `/` and mount points.
     pub fn remove_directory(&mut self, client: u32, path: &str) -> Result<()> {
-        let resolved = self.resolve(client, path, false)?;
+        let resolved = self.resolve(path, false)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let _ = file.remove_directory(&resolved.path);
+        })?;
         let target = resolved.target.ok_or(Errno::ENOENT)?;
         if self.namespace.is_mount_root(target)
             || self.namespace.mounts().has_mount_below(&resolved.path)
@@ -509,7 +548,10 @@ impl Vfs {
     /// `unlink`: a directory is `EISDIR` (Linux's answer); an open file lives on until its
     /// last close.
     pub fn unlink(&mut self, client: u32, path: &str) -> Result<()> {
-        let resolved = self.resolve(client, path, false)?;
+        let resolved = self.resolve(path, false)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let _ = file.unlink(&resolved.path);
+        })?;
         let target = resolved.target.ok_or(Errno::ENOENT)?;
         if self.namespace.metadata(target)?.kind == FileKind::Directory {
             return Err(Errno::EISDIR);
@@ -525,8 +567,11 @@ impl Vfs {
     /// for `/`, mount points and directories holding one, `EINVAL` for a directory moved
     /// below itself.
     pub fn rename(&mut self, client: u32, path: &str, target: &str) -> Result<()> {
-        let from = self.resolve(client, path, false)?;
-        let to = self.resolve(client, target, false)?;
+        let from = self.resolve(path, false)?;
+        let to = self.resolve(target, false)?;
+        self.check_resolved(client, from.path != path || to.path != target, |file| {
+            let _ = file.rename(&from.path, &to.path);
+        })?;
         let source = from.target.ok_or(Errno::ENOENT)?;
         let mounts = self.namespace.mounts();
         let is_busy = |resolved: &Resolved| {
@@ -571,7 +616,10 @@ impl Vfs {
     /// not empty).
     pub fn symlink(&mut self, client: u32, target: &str, path: &str) -> Result<()> {
         path::check_link_target(target)?;
-        let resolved = self.resolve(client, path, false)?;
+        let resolved = self.resolve(path, false)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let _ = file.symlink(target, &resolved.path);
+        })?;
         if resolved.target.is_some() {
             return Err(Errno::EEXIST);
         }
@@ -588,7 +636,10 @@ impl Vfs {
 
     /// `readlink`: `EINVAL` for a file that is not a symbolic link.
     pub fn read_link(&mut self, client: u32, path: &str) -> Result<String> {
-        let resolved = self.resolve(client, path, false)?;
+        let resolved = self.resolve(path, false)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let _ = file.read_link(&resolved.path);
+        })?;
         let target = resolved.target.ok_or(Errno::ENOENT)?;
         if self.namespace.metadata(target)?.kind != FileKind::SymbolicLink {
             return Err(Errno::EINVAL);
@@ -653,7 +704,10 @@ impl Vfs {
         if mode & !all != 0 {
             return Err(Errno::EINVAL);
         }
-        let resolved = self.resolve(client, path, true)?;
+        let resolved = self.resolve(path, true)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let _ = file.access(&resolved.path, mode);
+        })?;
         let metadata = self
             .namespace
             .metadata(resolved.target.ok_or(Errno::ENOENT)?)?;
@@ -677,7 +731,19 @@ impl Vfs {
         access: TimeChange,
         modify: TimeChange,
     ) -> Result<()> {
-        let resolved = self.resolve(client, path, follow_final)?;
+        let resolved = self.resolve(path, follow_final)?;
+        self.check_resolved(client, resolved.path != path, |file| {
+            let (access_seconds, access_nanoseconds) = access.to_timespec();
+            let (modify_seconds, modify_nanoseconds) = modify.to_timespec();
+            let _ = file.set_times(
+                &resolved.path,
+                u32::from(!follow_final),
+                access_seconds,
+                access_nanoseconds,
+                modify_seconds,
+                modify_nanoseconds,
+            );
+        })?;
         let target = resolved.target.ok_or(Errno::ENOENT)?;
         if access == TimeChange::Omit && modify == TimeChange::Omit {
             return Ok(());

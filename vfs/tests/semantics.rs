@@ -1,14 +1,15 @@
 //! POSIX file semantics through the server's typed operations: every open flag, offsets,
-//! directories, rename, links, times, limits, ownership and confinement, with the error each
-//! POSIX call names.
+//! directories, rename, links, times, limits, ownership, and the policy checked again through
+//! symbolic links, with the error each POSIX call names.
 
 mod common;
 
 use common::{server, server_with};
-use septa_abi::MESSAGE_ARENA_MAX;
+use septa_abi::{MESSAGE_ARENA_MAX, MESSAGE_HEADER_SIZE, MessageHeader};
 use septa_interfaces::file_records::DirectoryEntry;
 use septa_vfs::server::{CONTINUE_COOKIE, TimeChange};
 use septa_vfs::{Errno, Timestamp, Vfs};
+use std::rc::Rc;
 
 const ALICE: u32 = 5;
 const BOB: u32 = 6;
@@ -878,20 +879,87 @@ fn a_full_ramfs_is_enospc_and_stays_consistent() {
     assert!(server.write(ALICE, handle, 0, &chunk).is_ok());
 }
 
+/// The security monitor over the File interface's descriptor with `rules`, answering as the
+/// kernel's `MONITOR_CHECK` does for the server (entity [`SERVER`]).
+struct PolicyMonitor {
+    policy: Rc<septa_monitor::Policy>,
+}
+
+const SERVER: u32 = 1;
+
+impl septa_vfs::monitor::Monitor for PolicyMonitor {
+    fn permits(&mut self, client: u32, request: &[u8]) -> bool {
+        policy_grants(&self.policy, client, request)
+    }
+}
+
+fn policy_grants(policy: &septa_monitor::Policy, client: u32, request: &[u8]) -> bool {
+    let Some(header) = request.get(..MESSAGE_HEADER_SIZE) else {
+        return false;
+    };
+    let header = MessageHeader::from_bytes(header.try_into().unwrap());
+    let fixed_end = MESSAGE_HEADER_SIZE + header.fixed_size as usize;
+    let message = septa_monitor::Message {
+        source: client,
+        target: SERVER,
+        direction: septa_monitor::Direction::Request,
+        header,
+        fixed: &request[MESSAGE_HEADER_SIZE..fixed_end],
+        arena: &request[fixed_end..],
+    };
+    policy.check(&message).verdict == septa_monitor::Verdict::Grant
+}
+
+/// A policy letting `client` use paths under `prefix` with every path method, and every
+/// method on handles.
+fn prefix_policy(client: u32, prefix: &str) -> septa_monitor::Policy {
+    let directory = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../interfaces/definitions/file.toml"
+    );
+    let file = septa_idl::parse_file(std::path::Path::new(directory)).unwrap();
+    let mut rules = Vec::new();
+    for method in &file.methods {
+        let conditions: Vec<septa_monitor::Condition> = ["path", "target"]
+            .iter()
+            .filter(|name| !(method.name == "symlink" && **name == "target"))
+            .filter_map(|name| method.request_field(name))
+            .map(|(index, _)| septa_monitor::Condition {
+                field: index as u32,
+                predicate: septa_monitor::Predicate::Prefix(prefix.as_bytes().to_vec()),
+            })
+            .collect();
+        rules.push(septa_monitor::Rule {
+            source: client,
+            target: SERVER,
+            interface: file.id,
+            method: Some(method.id),
+            conditions,
+        });
+    }
+    septa_monitor::Policy {
+        entity_names: vec![],
+        interfaces: vec![file.descriptor()],
+        rules,
+    }
+}
+
 #[test]
-fn confined_clients_stay_within_their_prefixes() {
+fn symbolic_links_cannot_lead_a_client_past_the_policy() {
     let confined = 9;
-    let (mut server, _) = server_with(&[
-        "--mount",
-        "/=ramfs",
-        "--mount",
-        "/tmp=ramfs",
-        "--confine",
-        "9=/tmp",
-    ]);
+    let policy = Rc::new(prefix_policy(confined, "/tmp/"));
+    let (mut server, _) = server();
+    server.set_monitor(Box::new(PolicyMonitor {
+        policy: policy.clone(),
+    }));
     server.make_directory(ALICE, "/etc", 0o755).unwrap();
     create(&mut server, "/etc/passwd", b"root");
-    // Within: anything goes.
+    // The monitor itself refuses the direct path: the kernel would not deliver it.
+    let direct = septa_vfs::monitor::encoded(|file| {
+        let _ = file.open("/etc/passwd", 0, 0, 0);
+    });
+    assert!(!policy_grants(&policy, confined, &direct));
+    // Within the prefix, with or without links, anything goes.
     let handle = server
         .open(
             confined,
@@ -902,13 +970,14 @@ fn confined_clients_stay_within_their_prefixes() {
         )
         .unwrap();
     server.write(confined, handle, -1, b"ok").unwrap();
-    assert!(server.stat(confined, "/tmp", true).is_ok());
-    // Outside, directly or through links the client makes itself.
-    assert_eq!(
-        server.open(confined, "/etc/passwd", READ_ONLY, 0, 0),
-        Err(Errno::EACCES)
-    );
-    assert_eq!(server.stat(confined, "/", true), Err(Errno::EACCES));
+    server
+        .symlink(confined, "/tmp/mine", "/tmp/inside")
+        .unwrap();
+    let inside = server
+        .open(confined, "/tmp/inside", READ_ONLY, 0, 0)
+        .unwrap();
+    assert_eq!(server.read(confined, inside, 0, 10).unwrap(), b"ok");
+    // Links the client makes itself that lead out are refused where they lead.
     server.symlink(confined, "/etc", "/tmp/escape").unwrap();
     server
         .symlink(confined, "../etc/passwd", "/tmp/relative")
@@ -919,6 +988,10 @@ fn confined_clients_stay_within_their_prefixes() {
     );
     assert_eq!(
         server.open(confined, "/tmp/relative", READ_ONLY, 0, 0),
+        Err(Errno::EACCES)
+    );
+    assert_eq!(
+        server.stat(confined, "/tmp/relative", true),
         Err(Errno::EACCES)
     );
     assert_eq!(
@@ -939,13 +1012,26 @@ fn confined_clients_stay_within_their_prefixes() {
         server.unlink(confined, "/tmp/escape/passwd"),
         Err(Errno::EACCES)
     );
-    // The links themselves are the client's to read and remove.
+    assert_eq!(
+        server.make_directory(confined, "/tmp/escape/directory", 0o755),
+        Err(Errno::EACCES)
+    );
+    assert_eq!(
+        server.access(confined, "/tmp/relative", libc::R_OK as u32),
+        Err(Errno::EACCES)
+    );
+    // The links themselves are the client's to read, stat and remove.
     assert_eq!(
         server.read_link(confined, "/tmp/escape").as_deref(),
         Ok("/etc")
     );
+    assert!(server.stat(confined, "/tmp/escape", false).is_ok());
     server.unlink(confined, "/tmp/escape").unwrap();
-    // Others are not confined.
-    assert!(server.open(ALICE, "/tmp/relative", READ_ONLY, 0, 0).is_ok());
+    // Another client the policy does not name is refused through the link too: the rules,
+    // not the link, decide.
+    assert_eq!(
+        server.open(ALICE, "/tmp/relative", READ_ONLY, 0, 0),
+        Err(Errno::EACCES)
+    );
     assert_eq!(contents(&mut server, "/etc/passwd"), b"root");
 }

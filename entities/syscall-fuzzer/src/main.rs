@@ -101,6 +101,7 @@ fn main() -> i32 {
         syscall::NOTIFY,
         syscall::WAIT,
         syscall::SHARED_MEMORY_MAP,
+        syscall::MONITOR_CHECK,
         syscall::SLEEP,
         syscall::CLOCK,
         syscall::MEMORY_MAP,

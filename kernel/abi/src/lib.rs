@@ -112,8 +112,15 @@ pub mod syscall {
     /// frame, which the driver gives the device. Needs a device capability bound to a
     /// transport (`BadHandle` otherwise). `MEMORY_UNMAP` returns the memory.
     pub const DMA_MAP: usize = 26;
+    /// Ask the security monitor whether entity `source` may send the request at `request` to
+    /// the calling entity: `(source, request pointer)` -> 0 when the policy grants it,
+    /// `Denied` (with an audit line, as for a message) when it does not. A server uses it to
+    /// check a request again with what it resolved, for example a path after its symbolic
+    /// links were followed. It only ever asks about messages to the caller itself. An unknown
+    /// `source` is `InvalidArgument`; a malformed message is checked like any other (denied).
+    pub const MONITOR_CHECK: usize = 27;
     /// One past the highest system-call number.
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = 28;
 }
 
 /// Errors returned by system calls, as positive codes; a system call returns `-(code)`.
