@@ -76,6 +76,12 @@ long septa_ipc_reply(const void *reply);
 long septa_ipc_reply_receive(const void *reply, uint32_t endpoint, void *buffer,
                              size_t capacity, uint64_t timeout, uint32_t *sender);
 
+/* Asks the security monitor whether entity `source` may send the request message at
+ * `request` to the calling entity, as it would decide for a call: 0 if so, -EACCES if not (the
+ * kernel prints the audit line), -EINVAL for an unknown entity. A server uses it to check a
+ * request again on what it resolved (the file VFS: a path after its symbolic links). */
+long septa_monitor_check(uint32_t source, const void *request);
+
 /* Sets `bits` on a notification. Returns 0. */
 long septa_notify(uint32_t notification, uint64_t bits);
 

@@ -113,6 +113,20 @@ pub unsafe extern "C" fn septa_ipc_call(
     word(unsafe { kernel_call(syscall::CALL, arguments) }.map(|(length, _)| length))
 }
 
+/// `septa_monitor_check`: whether the policy lets entity `source` send the request message
+/// at `request` to the calling entity: 0 if so, `-EACCES` if not (the kernel prints the audit
+/// line), `-EINVAL` for an unknown entity, `-EFAULT` for a bad pointer.
+///
+/// # Safety
+///
+/// `request` must hold a whole message (header, fixed part, arena).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn septa_monitor_check(source: u32, request: *const c_void) -> c_long {
+    let arguments = [source as usize, request as usize, 0, 0, 0, 0];
+    // SAFETY: the kernel only reads the message, which the caller vouches for.
+    word(unsafe { kernel_call(syscall::MONITOR_CHECK, arguments) }.map(|(value, _)| value))
+}
+
 /// `septa_ipc_receive`: waits up to `timeout` nanoseconds for a request on `endpoint`, written
 /// to `buffer`; stores the sender's entity id at `sender` (if not null) and returns the
 /// request's length.

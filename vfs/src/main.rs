@@ -43,9 +43,10 @@ fn serve(configuration: Configuration) -> ExitCode {
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 mod entity {
     use septa_abi::startup::CLIENT_BULK_PREFIX;
-    use septa_abi::{Error, MESSAGE_MAX_SIZE, TIMEOUT_NEVER};
+    use septa_abi::{Error, MESSAGE_HEADER_SIZE, MESSAGE_MAX_SIZE, MessageHeader, TIMEOUT_NEVER};
     use septa_interfaces::{Transport, file};
     use septa_vfs::bulk::BulkRegions;
+    use septa_vfs::monitor::Monitor;
     use septa_vfs::storage::{BlockDevice, BlockStorage};
     use septa_vfs::{Configuration, SystemClock, Vfs};
     use std::collections::HashMap;
@@ -58,6 +59,7 @@ mod entity {
     unsafe extern "C" {
         fn septa_handle(name: *const c_char) -> c_long;
         fn septa_shared_memory_map(handle: u32, address: *mut *mut c_void) -> c_long;
+        fn septa_monitor_check(source: u32, request: *const c_void) -> c_long;
         fn septa_ipc_call(
             endpoint: u32,
             request: *const c_void,
@@ -219,6 +221,23 @@ mod entity {
         }
     }
 
+    /// The security monitor, through the kernel's `MONITOR_CHECK`.
+    struct KernelMonitor;
+
+    impl Monitor for KernelMonitor {
+        fn permits(&mut self, client: u32, request: &[u8]) -> bool {
+            // A request the kernel could not read whole would be checked on bytes past it.
+            let header = request
+                .get(..MESSAGE_HEADER_SIZE)
+                .and_then(|bytes| <&[u8; MESSAGE_HEADER_SIZE]>::try_from(bytes).ok())
+                .map(MessageHeader::from_bytes);
+            let whole = header.and_then(|header| header.total_size()) == Some(request.len());
+            // SAFETY: `request` is one whole message (its header's sizes match its length,
+            // checked above), alive and unchanged during the call; the kernel only reads it.
+            whole && unsafe { septa_monitor_check(client, request.as_ptr().cast()) } == 0
+        }
+    }
+
     pub fn serve(configuration: Configuration) -> ExitCode {
         // SAFETY: ENDPOINT_NAME is a NUL-terminated string that outlives the call.
         let handle = unsafe { septa_handle(ENDPOINT_NAME.as_ptr()) };
@@ -235,6 +254,7 @@ mod entity {
                 }
             };
         server.set_bulk_regions(Box::<SharedRegions>::default());
+        server.set_monitor(Box::new(KernelMonitor));
         let mounts: Vec<String> = server
             .namespace()
             .mounts()

@@ -6,7 +6,8 @@
  * /data/app and /data/other; then `files_policy check` (granted reads under /etc/ and
  * everything under /data/app/) checks that what its grants allow works, that the rest is
  * EACCES, and that paths are normalised before the monitor sees them: `..`, repeated slashes
- * and overlong paths cannot escape a rule.
+ * and overlong paths cannot escape a rule. Symbolic links that setup leaves in /data/app/
+ * cannot either: the file VFS has the monitor check again the path a link leads to.
  */
 #include "../check.h"
 
@@ -18,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PLAN 17
+#define PLAN 21
 
 static int make_file(const char *path, const char *contents) {
     int descriptor = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
@@ -35,6 +36,9 @@ static int setup(void) {
     failures += mkdir("/data", 0755) != 0 && errno != EEXIST;
     failures += mkdir("/data/app", 0755) != 0 && errno != EEXIST;
     failures += make_file("/data/other", "other") != 0;
+    failures += symlink("/etc", "/data/app/to-etc") != 0;
+    failures += symlink("../../etc/config", "/data/app/config-link") != 0;
+    failures += symlink("/data/other", "/data/app/other-link") != 0;
     printf("[files_policy setup] %s\n", failures ? "failed" : "done");
     return failures ? 1 : 0;
 }
@@ -86,6 +90,15 @@ int main(int argc, char **argv) {
            open_close("//etc///config", O_RDONLY), 0);
     expect("repeated slashes cannot dodge the write rule",
            open_close("//etc//config", O_WRONLY), EACCES);
+
+    expect("a link in /data/app/ cannot carry a write into /etc/",
+           open_close("/data/app/config-link", O_WRONLY), EACCES);
+    expect("creating through a link to /etc/ is denied",
+           open_close("/data/app/to-etc/planted", O_CREAT | O_WRONLY), EACCES);
+    expect("a link in /data/app/ cannot read /data/other",
+           open_close("/data/app/other-link", O_RDONLY), EACCES);
+    expect("reading /etc/config through a link stays granted (the rule allows it there)",
+           open_close("/data/app/config-link", O_RDONLY), 0);
 
     static char long_path[5000];
     strcpy(long_path, "/data/app/");
