@@ -387,5 +387,26 @@ server = "vfs"
     let capability = &program.capabilities[program.routes[0].capability as usize];
     assert_eq!(capability.name, "vfs");
     assert_eq!(image.entities[1].routes.len(), 1);
+    // One bulk region per client and file VFS, named by both mounts, held by the server under
+    // the client's number.
+    let bulk: Vec<Option<u32>> = program.routes.iter().map(|route| route.bulk).collect();
+    assert!(bulk[0].is_some() && bulk[0] == bulk[1], "{bulk:?}");
+    let region = &program.capabilities[bulk[0].unwrap_or(0) as usize];
+    assert_eq!(region.name, "vfs.bulk");
+    let septa_boot_image::ObjectImage::SharedMemory(index) = region.object else {
+        panic!("the bulk capability is {:?}", region.object);
+    };
+    assert_eq!(
+        image.shared_memory_sizes[index as usize],
+        septa_abi::startup::FILE_BULK_SIZE as u64
+    );
+    let held = image.entities[1]
+        .capabilities
+        .iter()
+        .find(|capability| capability.name == "bulk.0")
+        .expect("the server holds the program's region");
+    assert_eq!(held.object, region.object);
+    let rights = septa_abi::rights::MAP_READ | septa_abi::rights::MAP_WRITE;
+    assert_eq!((region.rights, held.rights), (rights, rights));
     std::fs::remove_dir_all(&directory).expect("removable");
 }
