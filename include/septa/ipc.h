@@ -82,6 +82,15 @@ long septa_ipc_reply_receive(const void *reply, uint32_t endpoint, void *buffer,
  * request again on what it resolved (the file VFS: a path after its symbolic links). */
 long septa_monitor_check(uint32_t source, const void *request);
 
+/* The kernel's own messages on an endpoint: a header alone, no reply owed. */
+#define SEPTA_KERNEL_INTERFACE UINT32_MAX
+#define SEPTA_KERNEL_CLIENT_ENDED 1 /* `sender` (an entity that could call it) ended */
+
+/* From now on, a receive on `endpoint` (which needs the receive right) also yields the
+ * kernel's SEPTA_KERNEL_CLIENT_ENDED message, before any request, when an entity holding a
+ * capability to call it ends: how a server releases what it kept for that client. Returns 0. */
+long septa_endpoint_watch(uint32_t endpoint);
+
 /* Sets `bits` on a notification. Returns 0. */
 long septa_notify(uint32_t notification, uint64_t bits);
 

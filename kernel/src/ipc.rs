@@ -6,10 +6,10 @@
 //! kernel switches to it directly, and a reply switches directly back to the caller.
 
 use crate::console;
-use crate::kernel::{Kernel, Object, State, ThreadId};
+use crate::kernel::{EntityId, Kernel, Object, State, ThreadId};
 use crate::memory::user;
 use alloc::vec::Vec;
-use septa_abi::{Error, MESSAGE_HEADER_SIZE, MessageHeader, rights};
+use septa_abi::{Error, MESSAGE_HEADER_SIZE, MessageHeader, kernel_message, rights};
 use septa_monitor::{DenyReason, Direction, Message, Verdict};
 
 /// Copies a message from the current entity into the staging buffer; returns its length and
@@ -254,6 +254,17 @@ pub fn receive(
         buffer,
         size,
     };
+    // The kernel's news of an ended client comes before any request.
+    if let Some(&client) = kernel.endpoints[endpoint as usize].ended_clients.front() {
+        let delivered = deliver(kernel, receiver, &client_ended_message(client));
+        kernel.threads[receiver as usize].state = State::Ready;
+        delivered?;
+        kernel.endpoints[endpoint as usize]
+            .ended_clients
+            .pop_front();
+        kernel.set_current_return(Ok(client as usize), MESSAGE_HEADER_SIZE as u64);
+        return Ok(());
+    }
     if let Some(sender) = kernel.endpoints[endpoint as usize].senders.pop_front() {
         let State::Sending {
             message,
@@ -292,6 +303,63 @@ pub fn receive(
         .push_back(receiver);
     kernel.block_current(timeout);
     Ok(())
+}
+
+/// The message that tells a server `client` ended: a header alone, from the kernel.
+fn client_ended_message(client: EntityId) -> [u8; MESSAGE_HEADER_SIZE] {
+    MessageHeader {
+        interface: kernel_message::INTERFACE,
+        method: kernel_message::CLIENT_ENDED,
+        sender: client,
+        ..MessageHeader::default()
+    }
+    .to_bytes()
+}
+
+/// `ENDPOINT_WATCH`: the owner of the endpoint will be told of clients that end.
+pub fn watch(kernel: &mut Kernel, handle: u64) -> Result<(), Error> {
+    let endpoint = endpoint_for(kernel, handle, rights::RECEIVE)?;
+    kernel.endpoints[endpoint as usize].watched = true;
+    kernel.set_current_return(Ok(0), 0);
+    Ok(())
+}
+
+/// As `entity` ends: every watched endpoint it could call queues the news for its owner, and
+/// a receiver waiting there gets it at once.
+pub fn tell_servers_of_end(kernel: &mut Kernel, entity: EntityId) {
+    let endpoints: Vec<u32> = kernel.entities[entity as usize]
+        .capabilities
+        .iter()
+        .filter_map(|(_, capability)| match capability.object {
+            Object::Endpoint(index) if capability.rights & rights::SEND != 0 => Some(index),
+            _ => None,
+        })
+        .collect();
+    for endpoint in endpoints {
+        let record = &mut kernel.endpoints[endpoint as usize];
+        if !record.watched
+            || !record.alive
+            || record.owner == entity
+            || record.ended_clients.contains(&entity)
+        {
+            continue;
+        }
+        record.ended_clients.push_back(entity);
+        while let Some(receiver) = kernel.endpoints[endpoint as usize].receivers.pop_front() {
+            let delivered = deliver(kernel, receiver, &client_ended_message(entity));
+            match delivered {
+                Ok(()) => {
+                    kernel.endpoints[endpoint as usize]
+                        .ended_clients
+                        .pop_front();
+                    kernel.wake(receiver, Ok(entity as usize), MESSAGE_HEADER_SIZE as u64);
+                    break;
+                }
+                // Its buffer cannot take a header: it learns why, and the next one is asked.
+                Err(error) => kernel.wake(receiver, Err(error), 0),
+            }
+        }
+    }
 }
 
 /// `REPLY`: answer the request this thread received.

@@ -114,6 +114,10 @@ pub struct Endpoint {
     pub alive: bool,
     pub senders: VecDeque<ThreadId>,
     pub receivers: VecDeque<ThreadId>,
+    /// Whether the owner asked to be told of clients that end (`ENDPOINT_WATCH`).
+    pub watched: bool,
+    /// Clients that ended and the owner has not been told of yet.
+    pub ended_clients: VecDeque<EntityId>,
 }
 
 /// A notification: a word of pending bits and its waiters.
@@ -206,6 +210,8 @@ impl Kernel {
                 alive: true,
                 senders: VecDeque::new(),
                 receivers: VecDeque::new(),
+                watched: false,
+                ended_clients: VecDeque::new(),
             });
         }
         for (identity, entity) in image.entities.iter().enumerate() {
@@ -630,6 +636,7 @@ impl Kernel {
             }
         }
         self.entities[entity as usize].thread_count = 0;
+        crate::ipc::tell_servers_of_end(self, entity);
         for endpoint in 0..self.endpoints.len() {
             if self.endpoints[endpoint].owner == entity {
                 self.endpoints[endpoint].alive = false;

@@ -64,6 +64,7 @@ pub fn dispatch(kernel: &mut Kernel) {
         syscall::NOTIFY => ipc::notify(kernel, argument(0), argument(1)),
         syscall::WAIT => ipc::wait(kernel, argument(0), argument(1)),
         syscall::MONITOR_CHECK => ipc::monitor_check(kernel, argument(0), argument(1)),
+        syscall::ENDPOINT_WATCH => ipc::watch(kernel, argument(0)),
         syscall::SHARED_MEMORY_MAP => {
             shared_memory_map(kernel, argument(0), argument(1), argument(2))
         }

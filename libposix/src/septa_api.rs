@@ -127,6 +127,15 @@ pub unsafe extern "C" fn septa_monitor_check(source: u32, request: *const c_void
     word(unsafe { kernel_call(syscall::MONITOR_CHECK, arguments) }.map(|(value, _)| value))
 }
 
+/// `septa_endpoint_watch`: from now on, a receive on `endpoint` also yields the kernel's
+/// message that a client ended (`septa_abi::kernel_message`); returns 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn septa_endpoint_watch(endpoint: u32) -> c_long {
+    let arguments = [endpoint as usize, 0, 0, 0, 0, 0];
+    // SAFETY: the call touches no memory of the caller's.
+    word(unsafe { kernel_call(syscall::ENDPOINT_WATCH, arguments) }.map(|(value, _)| value))
+}
+
 /// `septa_ipc_receive`: waits up to `timeout` nanoseconds for a request on `endpoint`, written
 /// to `buffer`; stores the sender's entity id at `sender` (if not null) and returns the
 /// request's length.

@@ -43,7 +43,9 @@ fn serve(configuration: Configuration) -> ExitCode {
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 mod entity {
     use septa_abi::startup::CLIENT_BULK_PREFIX;
-    use septa_abi::{Error, MESSAGE_HEADER_SIZE, MESSAGE_MAX_SIZE, MessageHeader, TIMEOUT_NEVER};
+    use septa_abi::{
+        Error, MESSAGE_HEADER_SIZE, MESSAGE_MAX_SIZE, MessageHeader, TIMEOUT_NEVER, kernel_message,
+    };
     use septa_interfaces::{Transport, file};
     use septa_vfs::bulk::BulkRegions;
     use septa_vfs::monitor::Monitor;
@@ -60,6 +62,7 @@ mod entity {
         fn septa_handle(name: *const c_char) -> c_long;
         fn septa_shared_memory_map(handle: u32, address: *mut *mut c_void) -> c_long;
         fn septa_monitor_check(source: u32, request: *const c_void) -> c_long;
+        fn septa_endpoint_watch(endpoint: u32) -> c_long;
         fn septa_ipc_call(
             endpoint: u32,
             request: *const c_void,
@@ -221,6 +224,18 @@ mod entity {
         }
     }
 
+    /// The entity the kernel's message `message` says ended, if it is that message (only the
+    /// kernel sends its interface: the monitor denies it to every entity).
+    fn from_kernel(message: &[u8]) -> Option<u32> {
+        let header = message
+            .get(..MESSAGE_HEADER_SIZE)
+            .and_then(|bytes| <&[u8; MESSAGE_HEADER_SIZE]>::try_from(bytes).ok())
+            .map(MessageHeader::from_bytes)?;
+        (header.interface == kernel_message::INTERFACE
+            && header.method == kernel_message::CLIENT_ENDED)
+            .then_some(header.sender)
+    }
+
     /// The security monitor, through the kernel's `MONITOR_CHECK`.
     struct KernelMonitor;
 
@@ -266,6 +281,11 @@ mod entity {
             mounts.join(" "),
             configuration.ramfs_limit
         );
+        // The kernel tells the server of clients that end, so that their files are closed.
+        // SAFETY: the call takes a handle and touches no memory.
+        if unsafe { septa_endpoint_watch(endpoint) } != 0 {
+            eprintln!("[vfs] clients that end will keep their files open: no ENDPOINT_WATCH");
+        }
         let mut request = vec![0u8; MESSAGE_MAX_SIZE];
         let mut reply = vec![0u8; MESSAGE_MAX_SIZE];
         let mut received = receive(endpoint, &mut request);
@@ -273,6 +293,12 @@ mod entity {
             match usize::try_from(received) {
                 Ok(length) => {
                     let length = length.min(request.len());
+                    if let Some(client) = from_kernel(&request[..length]) {
+                        let released = server.release_client(client);
+                        println!("[vfs] client {client} ended: {released} open files closed");
+                        received = receive(endpoint, &mut request);
+                        continue;
+                    }
                     let reply_length = file::dispatch(&mut server, &request[..length], &mut reply);
                     received = reply_receive(&reply[..reply_length], endpoint, &mut request);
                 }

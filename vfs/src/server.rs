@@ -308,14 +308,18 @@ impl Vfs {
         Ok(())
     }
 
-    /// Closes every description of `client` (for when the client is known to be gone).
-    pub fn release_client(&mut self, client: u32) {
-        for description in self.descriptions.remove_client(client) {
+    /// Closes every description of `client` (for when the client is known to be gone);
+    /// returns how many there were.
+    pub fn release_client(&mut self, client: u32) -> usize {
+        let descriptions = self.descriptions.remove_client(client);
+        let count = descriptions.len();
+        for description in descriptions {
             let location = description.location;
             if let Ok(file_system) = self.file_system(location) {
                 file_system.release(location.inode);
             }
         }
+        count
     }
 
     /// `read` and `pread`: up to `length` bytes (at most a message's arena) at `offset`, or at

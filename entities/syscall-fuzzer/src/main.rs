@@ -102,6 +102,7 @@ fn main() -> i32 {
         syscall::WAIT,
         syscall::SHARED_MEMORY_MAP,
         syscall::MONITOR_CHECK,
+        syscall::ENDPOINT_WATCH,
         syscall::SLEEP,
         syscall::CLOCK,
         syscall::MEMORY_MAP,

@@ -119,8 +119,23 @@ pub mod syscall {
     /// links were followed. It only ever asks about messages to the caller itself. An unknown
     /// `source` is `InvalidArgument`; a malformed message is checked like any other (denied).
     pub const MONITOR_CHECK: usize = 27;
+    /// Ask to be told when a client of an endpoint ends: `(endpoint handle)`, which needs the
+    /// RECEIVE right. From then on, when an entity holding a SEND capability to the endpoint
+    /// ends, a `RECEIVE` on the endpoint yields a message from the kernel before any request:
+    /// a header alone with interface [`super::kernel_message::INTERFACE`], method
+    /// [`super::kernel_message::CLIENT_ENDED`] and `sender` the entity that ended. No reply is
+    /// owed for it. A server uses it to release what it kept for that client.
+    pub const ENDPOINT_WATCH: usize = 28;
     /// One past the highest system-call number.
-    pub const COUNT: usize = 28;
+    pub const COUNT: usize = 29;
+}
+
+/// Messages the kernel itself delivers on an endpoint (see [`syscall::ENDPOINT_WATCH`]).
+pub mod kernel_message {
+    /// The interface identifier of the kernel's messages: no interface definition uses it.
+    pub const INTERFACE: u32 = u32::MAX;
+    /// An entity that could call the endpoint ended; the header's `sender` names it.
+    pub const CLIENT_ENDED: u32 = 1;
 }
 
 /// Errors returned by system calls, as positive codes; a system call returns `-(code)`.

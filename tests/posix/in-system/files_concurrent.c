@@ -5,10 +5,13 @@
  *   files_concurrent writer A|B  appends 200 records to its own ramfs file and, with O_APPEND,
  *                                to one shared file on the FAT disk, yielding between records
  *                                so that the two writers interleave;
- *   files_concurrent crash       writes 4 KiB chunks to a FAT file, fsyncs after ten, writes
- *                                more and then faults: the kernel stops it mid-stream;
+ *   files_concurrent crash       holds a 5 MiB ramfs file open after unlinking it, writes
+ *                                4 KiB chunks to a FAT file, fsyncs after ten, writes more
+ *                                and then faults: the kernel stops it mid-stream;
  *   files_concurrent verify      runs last (lowest priority) and checks every record, the
- *                                crashed file, and that the disk still takes new files.
+ *                                crashed file, that the disk still takes new files, and that
+ *                                the VFS closed the killed client's files (told by the kernel
+ *                                that it ended): its 5 MiB came back to the 8 MiB ramfs.
  * After the boot, `cargo xtask test` also runs fsck.fat on the disk image.
  */
 #include "../check.h"
@@ -57,7 +60,26 @@ static int writer(char name) {
 
 static unsigned char chunk_byte(int chunk, int index) { return (unsigned char)(chunk * 31 + index); }
 
+/* Bytes of the ramfs file the crasher holds (unlinked) when it dies, and the verifier writes
+ * after: together more than the VFS's 8 MiB ramfs limit. */
+#define HELD (5 << 20)
+
+/* Writes `total` bytes to a new ramfs file at `path`; returns the descriptor or -1. */
+static int fill(const char *path, long total) {
+    static char block[64 * 1024];
+    int descriptor = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+    for (long done = 0; descriptor >= 0 && done < total; done += sizeof block) {
+        if (write(descriptor, block, sizeof block) != (ssize_t)sizeof block) {
+            close(descriptor);
+            return -1;
+        }
+    }
+    return descriptor;
+}
+
 static int crash(void) {
+    int held = fill("/tmp/held.bin", HELD);
+    if (held < 0 || unlink("/tmp/held.bin") != 0) return 1;
     int descriptor = open("/data/crash.bin", O_CREAT | O_WRONLY | O_TRUNC, 0644);
     if (descriptor < 0) return 1;
     static unsigned char buffer[CHUNK];
@@ -89,7 +111,7 @@ static char *read_whole(const char *path, long *length) {
 }
 
 static int verify(void) {
-    check_plan("files_concurrent", 6);
+    check_plan("files_concurrent", 7);
     for (char name = 'A'; name <= 'B'; name++) {
         char path[32], check_name[64];
         snprintf(path, sizeof path, "/tmp/%c.log", name);
@@ -141,6 +163,14 @@ static int verify(void) {
     if (descriptor >= 0) close(descriptor);
     check(fine, "after the crash the disk still takes, keeps and returns a new file", "errno %d",
           errno);
+
+    errno = 0;
+    descriptor = fill("/tmp/room.bin", HELD);
+    check(descriptor >= 0,
+          "the killed client's open files were closed: its unlinked 5 MiB is free again",
+          "writing 5 MiB to the 8 MiB ramfs: errno %d (%s)", errno, strerror(errno));
+    if (descriptor >= 0) close(descriptor);
+    unlink("/tmp/room.bin");
     return check_finish();
 }
 
