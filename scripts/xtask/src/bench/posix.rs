@@ -38,8 +38,10 @@ const SYSTEM: &str = "posix-bench";
 pub const LOOP_FIGURE: &str = "posix-loop-2insn";
 /// The directory the program's file calls work in, on both systems.
 const FILE_DIRECTORY: &str = "/tmp/bench-files";
-/// The data one file message carries on Septa (libposix's `files::CHUNK`), in KiB.
-const FILE_CHUNK_KIB: usize = 12;
+/// The data one file call moves on Septa, in KiB: a window of the bulk region, which libposix
+/// cuts into one window per File client of its pool (`vfs::CLIENTS`, 8) of
+/// `septa_abi::startup::FILE_BULK_SIZE` (512 KiB).
+const FILE_WINDOW_KIB: usize = 64;
 /// The goal: each path within this many times Linux's.
 pub const GOAL_RATIO: f64 = 1.2;
 
@@ -431,9 +433,10 @@ pub fn render_files(linux: &Runs, posix: &Posix) -> String {
     out.push_str(&format!(
         "The same program, in `{FILE_DIRECTORY}`: on Linux in the initramfs, on Septa on the \
          file VFS's ramfs, each call one IPC round trip through the monitor (and one per \
-         {chunk} KiB of data). Goals: the bulk reads no slower than Linux, the metadata calls \
-         within 2 x; a dash, no goal. Ratios are Septa's figure over Linux's.\n\n",
-        chunk = FILE_CHUNK_KIB
+         {window} KiB of data, which moves through the shared bulk region). Goals: the bulk \
+         reads no slower than Linux, the metadata calls within 2 x; a dash, no goal. Ratios are \
+         Septa's figure over Linux's.\n\n",
+        window = FILE_WINDOW_KIB
     ));
     let Septa::Measured(septa) = &posix.septa else {
         out.push_str("Septa's POSIX program not measured (see above).\n");
