@@ -370,13 +370,10 @@ impl Vfs {
         length: u32,
         window: u32,
     ) -> Result<u64> {
-        let mut bulk = std::mem::replace(&mut self.bulk, Box::new(NoRegions));
-        let result = match window_of(bulk.as_mut(), client, window, length) {
-            Ok(buffer) => self.read_into(client, handle, offset, buffer),
-            Err(error) => Err(error),
-        };
-        self.bulk = bulk;
-        result.map(|count| count as u64)
+        self.in_window(client, window, length, |server, buffer| {
+            server.read_into(client, handle, offset, buffer)
+        })
+        .map(|count| count as u64)
     }
 
     /// `write` from `client`'s bulk region: the `length` bytes at `window` there (`EINVAL`
@@ -389,11 +386,24 @@ impl Vfs {
         length: u32,
         window: u32,
     ) -> Result<u64> {
+        self.in_window(client, window, length, |server, data| {
+            server.write(client, handle, offset, data)
+        })
+    }
+
+    /// Runs `operation` on the `length` bytes at `window` in `client`'s bulk region (`EINVAL`
+    /// when it has none or the window runs past its end). The regions are set aside meanwhile,
+    /// so that `operation` may use the rest of the server.
+    fn in_window<T>(
+        &mut self,
+        client: u32,
+        window: u32,
+        length: u32,
+        operation: impl FnOnce(&mut Vfs, &mut [u8]) -> Result<T>,
+    ) -> Result<T> {
         let mut bulk = std::mem::replace(&mut self.bulk, Box::new(NoRegions));
-        let result = match window_of(bulk.as_mut(), client, window, length) {
-            Ok(data) => self.write(client, handle, offset, data),
-            Err(error) => Err(error),
-        };
+        let result = window_of(bulk.as_mut(), client, window, length)
+            .and_then(|buffer| operation(self, buffer));
         self.bulk = bulk;
         result
     }
