@@ -43,9 +43,7 @@ fn serve(configuration: Configuration) -> ExitCode {
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 mod entity {
     use septa_abi::startup::CLIENT_BULK_PREFIX;
-    use septa_abi::{
-        Error, MESSAGE_HEADER_SIZE, MESSAGE_MAX_SIZE, MessageHeader, TIMEOUT_NEVER, kernel_message,
-    };
+    use septa_abi::{Error, MESSAGE_MAX_SIZE, MessageHeader, TIMEOUT_NEVER, kernel_message};
     use septa_interfaces::{Transport, file};
     use septa_vfs::bulk::BulkRegions;
     use septa_vfs::monitor::Monitor;
@@ -227,10 +225,7 @@ mod entity {
     /// The entity the kernel's message `message` says ended, if it is that message (only the
     /// kernel sends its interface: the monitor denies it to every entity).
     fn from_kernel(message: &[u8]) -> Option<u32> {
-        let header = message
-            .get(..MESSAGE_HEADER_SIZE)
-            .and_then(|bytes| <&[u8; MESSAGE_HEADER_SIZE]>::try_from(bytes).ok())
-            .map(MessageHeader::from_bytes)?;
+        let header = MessageHeader::of_message(message)?;
         (header.interface == kernel_message::INTERFACE
             && header.method == kernel_message::CLIENT_ENDED)
             .then_some(header.sender)
@@ -242,11 +237,8 @@ mod entity {
     impl Monitor for KernelMonitor {
         fn permits(&mut self, client: u32, request: &[u8]) -> bool {
             // A request the kernel could not read whole would be checked on bytes past it.
-            let header = request
-                .get(..MESSAGE_HEADER_SIZE)
-                .and_then(|bytes| <&[u8; MESSAGE_HEADER_SIZE]>::try_from(bytes).ok())
-                .map(MessageHeader::from_bytes);
-            let whole = header.and_then(|header| header.total_size()) == Some(request.len());
+            let whole = MessageHeader::of_message(request).and_then(|header| header.total_size())
+                == Some(request.len());
             // SAFETY: `request` is one whole message (its header's sizes match its length,
             // checked above), alive and unchanged during the call; the kernel only reads it.
             whole && unsafe { septa_monitor_check(client, request.as_ptr().cast()) } == 0

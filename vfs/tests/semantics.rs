@@ -894,10 +894,9 @@ impl septa_vfs::monitor::Monitor for PolicyMonitor {
 }
 
 fn policy_grants(policy: &septa_monitor::Policy, client: u32, request: &[u8]) -> bool {
-    let Some(header) = request.get(..MESSAGE_HEADER_SIZE) else {
+    let Some(header) = MessageHeader::of_message(request) else {
         return false;
     };
-    let header = MessageHeader::from_bytes(header.try_into().unwrap());
     let fixed_end = MESSAGE_HEADER_SIZE + header.fixed_size as usize;
     let message = septa_monitor::Message {
         source: client,

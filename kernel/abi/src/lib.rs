@@ -280,6 +280,12 @@ pub const MESSAGE_HANDLES_MAX: u32 = 0;
 const _: () = assert!(core::mem::size_of::<MessageHeader>() == MESSAGE_HEADER_SIZE);
 
 impl MessageHeader {
+    /// The header at the start of `message`, if it is long enough to hold one.
+    pub fn of_message(message: &[u8]) -> Option<MessageHeader> {
+        let bytes = message.get(..MESSAGE_HEADER_SIZE)?.try_into().ok()?;
+        Some(MessageHeader::from_bytes(bytes))
+    }
+
     /// Reads a header from the first [`MESSAGE_HEADER_SIZE`] bytes, little-endian.
     pub fn from_bytes(bytes: &[u8; MESSAGE_HEADER_SIZE]) -> MessageHeader {
         let word = |index: usize| {
